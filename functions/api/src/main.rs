@@ -1,0 +1,19 @@
+//! The management and query API.
+
+use lambda_http::{Error, Request, service_fn};
+use shared::api::{self, ApiDeps};
+use shared::config::{TABLE_NAME, required};
+use shared::store::Store;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let aws = shared::aws::load_config().await;
+    let deps = ApiDeps {
+        store: Store::new(shared::aws::dynamodb(&aws), required(TABLE_NAME)?),
+    };
+    lambda_http::run(service_fn(|request: Request| async {
+        Ok::<_, Error>(api::handle(&deps, request).await)
+    }))
+    .await
+}

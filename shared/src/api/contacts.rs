@@ -1,0 +1,126 @@
+use chrono::SecondsFormat;
+use chrono_tz::Tz;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{ApiDeps, Caller, cursor, params};
+use crate::http::{ApiError, json};
+use crate::keys;
+use crate::model::TimelineEvent;
+
+const CONTACTS_SCOPE: &str = "contacts";
+
+/// Another tenant's contact and a missing one answer the same.
+fn not_found() -> ApiError {
+    ApiError::NotFound("no such contact".into())
+}
+
+pub async fn list(
+    deps: &ApiDeps,
+    caller: &Caller,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let limit = params::limit(request)?;
+    let after = match params::optional(request, "cursor") {
+        Some(raw) => match cursor::decode(CONTACTS_SCOPE, raw)?.as_slice() {
+            [sort_key, contact] => Some((sort_key.clone(), contact.clone())),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "cursor",
+                    "cursor is not valid for this listing",
+                ));
+            }
+        },
+        None => None,
+    };
+    let page = deps
+        .store
+        .contacts_by_activity(&caller.tenant_id, limit, after)
+        .await?;
+    let next_cursor = page
+        .next
+        .map(|(sort_key, contact)| cursor::encode(CONTACTS_SCOPE, vec![sort_key, contact]));
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "items": page.contacts, "next_cursor": next_cursor }),
+    ))
+}
+
+pub async fn get(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+) -> Result<Response<Body>, ApiError> {
+    let view = deps
+        .store
+        .contact(&caller.tenant_id, contact)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(json(StatusCode::OK, &view))
+}
+
+#[derive(Serialize)]
+struct TimelineItem<'a> {
+    #[serde(flatten)]
+    event: &'a TimelineEvent,
+    /// The instant in the business's timezone, with its offset.
+    local_time: String,
+}
+
+pub async fn timeline(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let limit = params::limit(request)?;
+    let oldest_first = match params::optional(request, "order") {
+        None | Some("newest") => false,
+        Some("oldest") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "order",
+                "order must be newest or oldest",
+            ));
+        }
+    };
+    let after = match params::optional(request, "cursor") {
+        Some(raw) => match cursor::decode(contact, raw)?.as_slice() {
+            [sk] if sk.starts_with(keys::EVENT_SK_PREFIX) => Some(sk.clone()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "cursor",
+                    "cursor is not valid for this listing",
+                ));
+            }
+        },
+        None => None,
+    };
+    let tenant = &caller.tenant_id;
+    if !deps.store.contact_exists(tenant, contact).await? {
+        return Err(not_found());
+    }
+    let tz: Tz = deps.store.settings(tenant).await?.tz();
+    let page = deps
+        .store
+        .timeline(tenant, contact, limit, after.as_deref(), oldest_first)
+        .await?;
+    let items: Vec<TimelineItem> = page
+        .events
+        .iter()
+        .map(|event| TimelineItem {
+            event,
+            local_time: event
+                .occurred_at
+                .with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Secs, false),
+        })
+        .collect();
+    let next_cursor = page.next.map(|sk| cursor::encode(contact, vec![sk]));
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "items": items, "next_cursor": next_cursor }),
+    ))
+}

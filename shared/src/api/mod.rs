@@ -1,0 +1,46 @@
+//! The management and query API behind the JWT authorizer. Routing is by the
+//! API Gateway route key, so stage prefixes and custom domains do not matter.
+
+mod auth;
+mod contacts;
+mod cursor;
+mod params;
+
+pub use auth::{Caller, Role};
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::http::{ApiError, finish};
+use crate::store::Store;
+
+pub struct ApiDeps {
+    pub store: Store,
+}
+
+pub async fn handle(deps: &ApiDeps, request: Request) -> Response<Body> {
+    finish(route(deps, &request).await)
+}
+
+async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(request)?;
+    let route_key = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let contact = || {
+        request
+            .path_parameters_ref()
+            .and_then(|p| p.first("contact"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    match route_key.as_str() {
+        "GET /contacts" => contacts::list(deps, &caller, request).await,
+        "GET /contacts/{contact}" => contacts::get(deps, &caller, &contact()).await,
+        "GET /contacts/{contact}/timeline" => {
+            contacts::timeline(deps, &caller, &contact(), request).await
+        }
+        _ => Err(ApiError::NotFound(format!("no route for '{route_key}'"))),
+    }
+}

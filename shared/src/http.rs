@@ -1,0 +1,161 @@
+//! The HTTP layer's error type and the one place errors become status codes
+//! and `application/problem+json` bodies.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use serde_json::json;
+use thiserror::Error;
+
+use crate::channels::ParseError;
+use crate::delivery::DeliveryError;
+use crate::store::StoreError;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{detail}")]
+    BadRequest {
+        field: Option<String>,
+        detail: String,
+    },
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+}
+
+impl From<ParseError> for ApiError {
+    fn from(e: ParseError) -> Self {
+        ApiError::BadRequest {
+            field: Some(e.field),
+            detail: e.detail,
+        }
+    }
+}
+
+impl ApiError {
+    pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Store(_) | ApiError::Delivery(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let detail = if status.is_server_error() {
+            // Internals go to the log, never to the caller.
+            tracing::error!(error = %self, "request failed");
+            "an internal error occurred; the request can be retried".to_string()
+        } else {
+            self.to_string()
+        };
+        let slug = status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+            .replace(' ', "-");
+        let mut body = json!({
+            "type": format!("/problems/{slug}"),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        if let ApiError::BadRequest {
+            field: Some(field), ..
+        } = &self
+        {
+            body["field"] = json!(field);
+        }
+        respond(status, "application/problem+json", body.to_string())
+    }
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => respond(status, "application/json", text),
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                String::new(),
+            )
+        }
+    }
+}
+
+pub fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+    respond(status, "text/plain; charset=utf-8", body.into())
+}
+
+fn respond(status: StatusCode, content_type: &str, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    if let Ok(value) = http::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// Handlers return `Result`; this is where every error becomes a response.
+pub fn finish(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn bad_request_names_the_field() {
+        let response = ApiError::bad_request("entry[0].id", "missing").into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.headers()[http::header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = body_json(&response);
+        assert_eq!(body["field"], "entry[0].id");
+        assert_eq!(body["status"], 400);
+        assert_eq!(body["title"], "Bad Request");
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_details() {
+        let response =
+            ApiError::Store(StoreError::Dynamo("secret table arn".into())).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !body_json(&response)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("arn")
+        );
+    }
+}

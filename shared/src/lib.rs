@@ -1,0 +1,19 @@
+//! Everything the Lambda functions share: the canonical timeline model, the
+//! single-table layout, channel adapters, the DynamoDB repository and the
+//! request handlers themselves (functions and the local gateway call the very
+//! same handlers).
+
+pub mod api;
+pub mod aws;
+pub mod channels;
+pub mod config;
+pub mod delivery;
+pub mod http;
+pub mod identity;
+pub mod ingest;
+pub mod keys;
+pub mod model;
+pub mod normalize;
+pub mod signature;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,279 @@
+//! The canonical timeline: one event type for every interaction kind, whatever
+//! provider it came from.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a conversation happens, as staff think of it (not which vendor carries it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Whatsapp,
+    Instagram,
+    Sms,
+    Email,
+    Chat,
+    Phone,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Instagram => "instagram",
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+            Channel::Chat => "chat",
+            Channel::Phone => "phone",
+        }
+    }
+}
+
+/// The vendor whose webhook delivered an event; part of every idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Whatsapp,
+    Instagram,
+    TwilioSms,
+    TwilioVoice,
+    Ses,
+    Postmark,
+    Chat,
+    Stripe,
+    Calcom,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Whatsapp => "whatsapp",
+            Provider::Instagram => "instagram",
+            Provider::TwilioSms => "twilio_sms",
+            Provider::TwilioVoice => "twilio_voice",
+            Provider::Ses => "ses",
+            Provider::Postmark => "postmark",
+            Provider::Chat => "chat",
+            Provider::Stripe => "stripe",
+            Provider::Calcom => "calcom",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// Who wrote a message: the timeline must tell an AI reply from a human one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Author {
+    Customer,
+    Ai,
+    Human {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
+    },
+    System,
+}
+
+/// Outbound delivery progress. Providers report it out of order, so it only
+/// ever moves forward: sent < delivered < read, and failed is terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Read,
+        DeliveryStatus::Failed,
+    ];
+
+    fn rank(self) -> u8 {
+        match self {
+            DeliveryStatus::Sent => 1,
+            DeliveryStatus::Delivered => 2,
+            DeliveryStatus::Read => 3,
+            DeliveryStatus::Failed => 4,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// The statuses this one replaces when it arrives.
+    pub fn supersedes(self) -> impl Iterator<Item = DeliveryStatus> {
+        DeliveryStatus::ALL
+            .into_iter()
+            .filter(move |s| s.rank() < self.rank())
+    }
+
+    /// The further along of two statuses (the one a message should show).
+    pub fn latest(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(x), Some(y)) => Some(if y.rank() > x.rank() { y } else { x }),
+            (x, None) => x,
+            (None, y) => y,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Attachment {
+    /// image, audio, video, document, sticker, location, contacts, ...
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub direction: Direction,
+    pub author: Author,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<DeliveryStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_error: Option<String>,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub direction: Direction,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    pub booking_id: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub payment_id: String,
+    pub status: String,
+    /// Minor units (pence, cents): money is never a float.
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub author_user_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: String,
+    pub by_user_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventDetail {
+    Message(Message),
+    Call(Call),
+    Booking(Booking),
+    Payment(Payment),
+    Note(Note),
+    StageChange(StageChange),
+}
+
+impl EventDetail {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventDetail::Message(_) => "message",
+            EventDetail::Call(_) => "call",
+            EventDetail::Booking(_) => "booking",
+            EventDetail::Payment(_) => "payment",
+            EventDetail::Note(_) => "note",
+            EventDetail::StageChange(_) => "stage_change",
+        }
+    }
+}
+
+/// One entry on a contact's timeline. Ordering is by `occurred_at` (a UTC
+/// instant), ties broken by the time-ordered `event_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub event_id: String,
+    pub contact_id: String,
+    pub occurred_at: DateTime<Utc>,
+    /// When we stored it: provider time and receive time are kept apart.
+    pub recorded_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    /// The provider's own id (wamid, mid, MessageSid, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<String>,
+    #[serde(flatten)]
+    pub detail: EventDetail,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_only_moves_forward() {
+        use DeliveryStatus::*;
+        assert_eq!(
+            DeliveryStatus::latest(Some(Read), Some(Delivered)),
+            Some(Read)
+        );
+        assert_eq!(
+            DeliveryStatus::latest(Some(Sent), Some(Failed)),
+            Some(Failed)
+        );
+        assert_eq!(DeliveryStatus::latest(None, Some(Sent)), Some(Sent));
+        assert_eq!(Read.supersedes().collect::<Vec<_>>(), vec![Sent, Delivered]);
+        assert_eq!(Sent.supersedes().count(), 0);
+    }
+}

@@ -1,0 +1,222 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use crate::identity::Identity;
+use crate::keys;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactProfile {
+    pub contact_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// A profile with the identities it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactView {
+    #[serde(flatten)]
+    pub profile: ContactProfile,
+    pub identities: Vec<Identity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactPage {
+    pub contacts: Vec<ContactProfile>,
+    /// (last activity sort key, contact id) of the last contact returned.
+    pub next: Option<(String, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ProfileItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    #[serde(flatten)]
+    profile: ContactProfile,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdentityItem {
+    pk: String,
+    sk: String,
+    contact_id: String,
+    #[serde(flatten)]
+    identity: Identity,
+}
+
+impl Store {
+    /// The contact holding `identity`, created atomically if nobody holds it:
+    /// two first messages racing from one person still make one contact.
+    #[tracing::instrument(skip(self, display_name))]
+    pub async fn resolve_contact(
+        &self,
+        tenant: &str,
+        identity: &Identity,
+        display_name: Option<&str>,
+        first_seen: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let identity_pk = keys::identity_pk(tenant, identity);
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(item) = self.get(&identity_pk, keys::IDENTITY_SK).await? {
+                return Ok(serde_dynamo::from_item::<_, IdentityItem>(item)?.contact_id);
+            }
+            let contact_id = Ulid::new().to_string();
+            let contact_pk = keys::contact_pk(tenant, &contact_id);
+            let owner = serde_dynamo::to_item(IdentityItem {
+                pk: identity_pk.clone(),
+                sk: keys::IDENTITY_SK.to_string(),
+                contact_id: contact_id.clone(),
+                identity: identity.clone(),
+            })?;
+            let link = serde_dynamo::to_item(IdentityItem {
+                pk: contact_pk.clone(),
+                sk: keys::identity_link_sk(identity),
+                contact_id: contact_id.clone(),
+                identity: identity.clone(),
+            })?;
+            let profile = serde_dynamo::to_item(ProfileItem {
+                pk: contact_pk.clone(),
+                sk: keys::PROFILE_SK.to_string(),
+                gsi1pk: keys::contacts_by_activity_pk(tenant),
+                gsi1sk: keys::contacts_by_activity_sk(first_seen, &contact_id),
+                profile: ContactProfile {
+                    contact_id: contact_id.clone(),
+                    display_name: display_name.map(str::to_string),
+                    created_at: Utc::now(),
+                    last_activity_at: first_seen,
+                },
+            })?;
+            let result = self
+                .db
+                .transact_write_items()
+                .transact_items(self.put_new(owner)?)
+                .transact_items(self.put_new(link)?)
+                .transact_items(self.put_new(profile)?)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(contact_id),
+                Err(e) if lost_race(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention(identity_pk))
+    }
+
+    /// Moves the contact's last activity forward (never back), which re-sorts
+    /// it in the contacts-by-activity index.
+    #[tracing::instrument(skip(self))]
+    pub async fn touch_contact(
+        &self,
+        tenant: &str,
+        contact: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::contact_pk(tenant, contact)))
+            .key("sk", s(keys::PROFILE_SK))
+            .update_expression("SET last_activity_at = :at, gsi1sk = :g")
+            .condition_expression("attribute_exists(pk) AND last_activity_at < :at")
+            .expression_attribute_values(":at", s(keys::instant(at)))
+            .expression_attribute_values(":g", s(keys::contacts_by_activity_sk(at, contact)))
+            .send()
+            .await;
+        match result {
+            Err(e) if !lost_race(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn contact(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<Option<ContactView>, StoreError> {
+        let pk = keys::contact_pk(tenant, contact);
+        let Some(profile) = self.get(&pk, keys::PROFILE_SK).await? else {
+            return Ok(None);
+        };
+        let profile = serde_dynamo::from_item::<_, ProfileItem>(profile)?.profile;
+        let links = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":p", s("IDENT#"))
+            .send()
+            .await?;
+        let identities = links
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item::<_, IdentityItem>(item)?.identity))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some(ContactView {
+            profile,
+            identities,
+        }))
+    }
+
+    pub async fn contact_exists(&self, tenant: &str, contact: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .get(&keys::contact_pk(tenant, contact), keys::PROFILE_SK)
+            .await?
+            .is_some())
+    }
+
+    /// Newest activity first. `after` is the `next` of the previous page.
+    #[tracing::instrument(skip(self))]
+    pub async fn contacts_by_activity(
+        &self,
+        tenant: &str,
+        limit: usize,
+        after: Option<(String, String)>,
+    ) -> Result<ContactPage, StoreError> {
+        let gsi1pk = keys::contacts_by_activity_pk(tenant);
+        let start = after.map(|(gsi1sk, contact)| {
+            Item::from([
+                ("gsi1pk".to_string(), s(gsi1pk.clone())),
+                ("gsi1sk".to_string(), s(gsi1sk)),
+                ("pk".to_string(), s(keys::contact_pk(tenant, &contact))),
+                ("sk".to_string(), s(keys::PROFILE_SK)),
+            ])
+        });
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(gsi1pk))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit || out.last_evaluated_key.is_some();
+        items.truncate(limit);
+        let profiles: Vec<ProfileItem> = items
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<_, _>>()?;
+        let next = more
+            .then(|| profiles.last())
+            .flatten()
+            .map(|p| (p.gsi1sk.clone(), p.profile.contact_id.clone()));
+        Ok(ContactPage {
+            contacts: profiles.into_iter().map(|p| p.profile).collect(),
+            next,
+        })
+    }
+}

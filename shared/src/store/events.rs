@@ -1,0 +1,319 @@
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use crate::channels::{IncomingMessage, StatusUpdate};
+use crate::keys;
+use crate::model::{DeliveryStatus, EventDetail, Provider, TimelineEvent};
+
+/// A status for a message we never receive is kept this long, then expires.
+const PARKED_STATUS_TTL_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Created {
+        event_id: String,
+    },
+    /// The provider redelivered a message we already hold.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelinePage {
+    pub events: Vec<TimelineEvent>,
+    /// Sort key of the last event returned, when more may follow.
+    pub next: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventItem {
+    pk: String,
+    sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+    gsi3pk: String,
+    gsi3sk: String,
+    #[serde(flatten)]
+    event: TimelineEvent,
+}
+
+impl EventItem {
+    fn new(tenant: &str, event: TimelineEvent) -> Self {
+        let pk = keys::contact_pk(tenant, &event.contact_id);
+        let sk = keys::event_sk(event.occurred_at, &event.event_id);
+        let gsi2pk = event
+            .channel
+            .map(|c| keys::contact_channel_pk(tenant, &event.contact_id, c));
+        Self {
+            gsi2sk: gsi2pk.as_ref().map(|_| sk.clone()),
+            gsi2pk,
+            gsi3pk: keys::tenant_day_pk(tenant, event.occurred_at, &event.event_id),
+            gsi3sk: sk.clone(),
+            pk,
+            sk,
+            event,
+        }
+    }
+}
+
+/// The coordination point for one provider message id: it dedupes
+/// redeliveries and parks statuses that arrive before their message.
+#[derive(Serialize, Deserialize, Default)]
+struct ProviderMessageItem {
+    pk: String,
+    sk: String,
+    /// Optimistic concurrency: every write expects the version it read.
+    #[serde(default)]
+    version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event_sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<DeliveryStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status_error: Option<String>,
+    /// Set only while nothing but parked statuses is known (DynamoDB TTL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+}
+
+impl Store {
+    async fn provider_message(
+        &self,
+        tenant: &str,
+        provider: Provider,
+        provider_id: &str,
+    ) -> Result<ProviderMessageItem, StoreError> {
+        let pk = keys::provider_message_pk(tenant, provider, provider_id);
+        Ok(match self.get(&pk, keys::PROVIDER_MESSAGE_SK).await? {
+            Some(item) => serde_dynamo::from_item(item)?,
+            None => ProviderMessageItem {
+                pk,
+                sk: keys::PROVIDER_MESSAGE_SK.to_string(),
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Puts `next` only if nobody changed the item since `read_version`.
+    fn put_versioned(
+        &self,
+        mut next: ProviderMessageItem,
+        read_version: u64,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        next.version = read_version + 1;
+        let condition = if read_version == 0 {
+            "attribute_not_exists(pk)"
+        } else {
+            "version = :v"
+        };
+        let values = (read_version > 0).then(|| {
+            Item::from([(
+                ":v".to_string(),
+                AttributeValue::N(read_version.to_string()),
+            )])
+        });
+        self.put_if(serde_dynamo::to_item(next)?, condition, values)
+    }
+
+    /// Stores a message exactly once per provider message id, applying any
+    /// status that arrived before it.
+    #[tracing::instrument(skip(self, incoming), fields(provider_id = %incoming.provider_message_id))]
+    pub async fn record_message(
+        &self,
+        tenant: &str,
+        contact: &str,
+        incoming: &IncomingMessage,
+    ) -> Result<RecordOutcome, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let pm = self
+                .provider_message(tenant, incoming.provider, &incoming.provider_message_id)
+                .await?;
+            if pm.event_sk.is_some() {
+                return Ok(RecordOutcome::Duplicate);
+            }
+            let mut message = incoming.message.clone();
+            if DeliveryStatus::latest(message.status, pm.status) != message.status {
+                message.status = pm.status;
+                message.status_at = pm.status_at;
+                message.status_error = pm.status_error.clone();
+            }
+            let event_id = Ulid::from_datetime(incoming.occurred_at.into()).to_string();
+            let item = EventItem::new(
+                tenant,
+                TimelineEvent {
+                    event_id: event_id.clone(),
+                    contact_id: contact.to_string(),
+                    occurred_at: incoming.occurred_at,
+                    recorded_at: Utc::now(),
+                    channel: Some(incoming.channel),
+                    provider: Some(incoming.provider),
+                    provider_ref: Some(incoming.provider_message_id.clone()),
+                    detail: EventDetail::Message(message),
+                },
+            );
+            let read_version = pm.version;
+            let claimed = ProviderMessageItem {
+                event_pk: Some(item.pk.clone()),
+                event_sk: Some(item.sk.clone()),
+                expires_at: None,
+                ..pm
+            };
+            let result = self
+                .db
+                .transact_write_items()
+                .transact_items(self.put_versioned(claimed, read_version)?)
+                .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(RecordOutcome::Created { event_id }),
+                Err(e) if lost_race(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention(incoming.provider_message_id.clone()))
+    }
+
+    /// Applies a delivery status monotonically. A status for a message not
+    /// stored yet is parked and applied when the message arrives.
+    #[tracing::instrument(skip(self, update), fields(provider_id = %update.provider_message_id))]
+    pub async fn apply_status(
+        &self,
+        tenant: &str,
+        update: &StatusUpdate,
+    ) -> Result<(), StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let pm = self
+                .provider_message(tenant, update.provider, &update.provider_message_id)
+                .await?;
+            let latest = DeliveryStatus::latest(pm.status, Some(update.status));
+            if latest == pm.status {
+                // Already at or past this status; finish a write a crash may have cut short.
+                return self.copy_status_to_event(&pm).await;
+            }
+            let read_version = pm.version;
+            let next = ProviderMessageItem {
+                status: Some(update.status),
+                status_at: Some(update.at),
+                status_error: update.error.clone(),
+                expires_at: match pm.event_sk {
+                    Some(_) => None,
+                    None => Some((Utc::now() + Duration::days(PARKED_STATUS_TTL_DAYS)).timestamp()),
+                },
+                ..pm
+            };
+            let write = self.put_versioned(next, read_version)?;
+            let result = self
+                .db
+                .transact_write_items()
+                .transact_items(write)
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    let pm = self
+                        .provider_message(tenant, update.provider, &update.provider_message_id)
+                        .await?;
+                    return self.copy_status_to_event(&pm).await;
+                }
+                Err(e) if lost_race(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention(update.provider_message_id.clone()))
+    }
+
+    /// Brings the stored message's status up to the provider-message item's,
+    /// never backwards.
+    async fn copy_status_to_event(&self, pm: &ProviderMessageItem) -> Result<(), StoreError> {
+        let (Some(pk), Some(sk), Some(status)) = (&pm.event_pk, &pm.event_sk, pm.status) else {
+            return Ok(());
+        };
+        let superseded: Vec<DeliveryStatus> = status.supersedes().collect();
+        let mut condition = String::from("attribute_exists(pk) AND (attribute_not_exists(#st)");
+        let mut request = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":s", s(status.as_str()));
+        for (i, old) in superseded.iter().enumerate() {
+            let name = format!(":old{i}");
+            condition.push_str(&format!(" OR #st = {name}"));
+            request = request.expression_attribute_values(name, s(old.as_str()));
+        }
+        condition.push(')');
+        let mut update = String::from("SET #st = :s");
+        if let Some(at) = pm.status_at {
+            update.push_str(", status_at = :at");
+            request = request.expression_attribute_values(":at", s(keys::instant(at)));
+        }
+        match &pm.status_error {
+            Some(error) => {
+                update.push_str(", status_error = :err");
+                request = request.expression_attribute_values(":err", s(error));
+            }
+            None => update.push_str(" REMOVE status_error"),
+        }
+        let result = request
+            .update_expression(update)
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Err(e) if !lost_race(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// One page of a contact's timeline, newest first unless `oldest_first`.
+    /// `after` is the `next` of the previous page.
+    #[tracing::instrument(skip(self))]
+    pub async fn timeline(
+        &self,
+        tenant: &str,
+        contact: &str,
+        limit: usize,
+        after: Option<&str>,
+        oldest_first: bool,
+    ) -> Result<TimelinePage, StoreError> {
+        let pk = keys::contact_pk(tenant, contact);
+        let start = after
+            .map(|sk| Item::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk))]));
+        // One extra item tells whether another page exists.
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :ev)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":ev", s(keys::EVENT_SK_PREFIX))
+            .scan_index_forward(oldest_first)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > limit || out.last_evaluated_key.is_some();
+        items.truncate(limit);
+        let events: Vec<EventItem> = items
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<_, _>>()?;
+        let next = more.then(|| events.last()).flatten().map(|e| e.sk.clone());
+        Ok(TimelinePage {
+            events: events.into_iter().map(|e| e.event).collect(),
+            next,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! The DynamoDB repository: every read and write of the single table. Every
+//! method takes the tenant and builds keys through `crate::keys`, so a caller
+//! can only ever touch its own tenant's items.
+
+mod connections;
+mod contacts;
+mod events;
+mod settings;
+
+pub use connections::{Connection, Secrets};
+pub use contacts::{ContactPage, ContactProfile, ContactView};
+pub use events::{RecordOutcome, TimelinePage};
+pub use settings::TenantSettings;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use thiserror::Error;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Optimistic writes retry this often before reporting contention; the SQS
+/// redelivery then retries the whole delivery later.
+const MAX_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("dynamodb: {0}")]
+    Dynamo(String),
+    #[error("item encoding: {0}")]
+    Codec(#[from] serde_dynamo::Error),
+    #[error("concurrent writes to {0} kept conflicting")]
+    Contention(String),
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(e: SdkError<E, R>) -> Self {
+        StoreError::Dynamo(DisplayErrorContext(e).to_string())
+    }
+}
+
+/// True when a write lost a race: its condition no longer held, or a
+/// concurrent transaction touched the same items. Callers re-read and retry.
+fn lost_race<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(
+        e.as_service_error().and_then(|s| s.code()),
+        Some("ConditionalCheckFailedException") | Some("TransactionCanceledException")
+    )
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+        }
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// A Put that fails if the item already exists.
+    pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        self.put_if(item, "attribute_not_exists(pk)", None)
+    }
+
+    pub(crate) fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Option<Item>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item)
+    }
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}

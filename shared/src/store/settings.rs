@@ -1,0 +1,71 @@
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+use crate::keys;
+
+/// Per-business settings. Storage is always UTC; the timezone only changes
+/// how instants are shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    pub timezone: String,
+    /// ISO 3166 alpha-2 region for reading national phone formats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_region: Option<String>,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            timezone: "UTC".to_string(),
+            phone_region: None,
+        }
+    }
+}
+
+impl TenantSettings {
+    pub fn tz(&self) -> Tz {
+        self.timezone.parse().unwrap_or(Tz::UTC)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SettingsItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    settings: TenantSettings,
+}
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn settings(&self, tenant: &str) -> Result<TenantSettings, StoreError> {
+        match self
+            .get(&keys::tenant_pk(tenant), keys::SETTINGS_SK)
+            .await?
+        {
+            Some(item) => Ok(serde_dynamo::from_item::<_, SettingsItem>(item)?.settings),
+            None => Ok(TenantSettings::default()),
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn put_settings(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(SettingsItem {
+            pk: keys::tenant_pk(tenant),
+            sk: keys::SETTINGS_SK.to_string(),
+            settings: settings.clone(),
+        })?;
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+}
