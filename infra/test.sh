@@ -5,4 +5,4 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-exec bash "$ROOT/infra/with-emulators.sh" cargo test --workspace "$@"
+exec bash "$ROOT/infra/with-emulators.sh" cargo test --workspace --no-fail-fast "$@"

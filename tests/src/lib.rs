@@ -1,1 +1,283 @@
+//! Test harness: a fresh stack per test (its own table, queues and bucket in
+//! the emulators, provisioned from template.yaml), driven through the same
+//! gateway and poller that `make dev` uses.
 
+use std::sync::Arc;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+use devtools::clients::LocalClients;
+use devtools::gateway::{Functions, Gateway};
+use devtools::poller::QueuePoller;
+use devtools::provision::{LocalStack, provision};
+use devtools::template::Template;
+use devtools::tokens::DevTokens;
+use serde_json::Value;
+use shared::model::Provider;
+use shared::signature::hmac_sha256_hex;
+use shared::store::{Connection, Secrets, Store};
+
+pub const APP_SECRET: &str = "test_secret";
+pub const VERIFY_TOKEN: &str = "test_verify_token";
+
+pub struct TestStack {
+    pub clients: LocalClients,
+    pub local: LocalStack,
+    pub functions: Arc<Functions>,
+    pub gateway: Gateway,
+    pub poller: QueuePoller,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+impl TestStack {
+    /// Needs DYNAMODB_ENDPOINT and MOTO_ENDPOINT (`make test` sets them).
+    pub async fn new() -> Self {
+        let clients = LocalClients::from_env().expect("emulator endpoints");
+        let template = Template::load_default().expect("template.yaml");
+        let prefix = format!("t{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+        let local = provision(&clients, &template, &prefix)
+            .await
+            .expect("provision local stack");
+        let functions = Arc::new(Functions::new(&clients, &local).expect("functions"));
+        let tokens = DevTokens::new(b"integration-test-key".to_vec());
+        let gateway = Gateway::new(template.routes(), functions.clone(), tokens);
+        let source = template
+            .queue_sources()
+            .into_iter()
+            .find(|s| s.queue == "IngestQueue")
+            .expect("ingest queue source");
+        let queue = local.queue("IngestQueue").expect("ingest queue").clone();
+        let poller = QueuePoller {
+            sqs: clients.sqs.clone(),
+            queue_url: queue.url,
+            queue_arn: queue.arn,
+            region: clients.region.clone(),
+            binary: source.binary,
+            batch_size: source.batch_size,
+            functions: functions.clone(),
+            retry_delay_secs: 0,
+        };
+        Self {
+            clients,
+            local,
+            functions,
+            gateway,
+            poller,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.functions.store
+    }
+
+    pub fn token(&self, tenant: &str, role: &str) -> String {
+        self.gateway
+            .tokens()
+            .mint(tenant, &format!("{tenant}-{role}"), role)
+            .expect("token")
+    }
+
+    /// A WhatsApp connection signed with the fixtures' test secret.
+    pub async fn whatsapp_connection(&self, tenant: &str) -> String {
+        let id = format!("wa-{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+        self.store()
+            .put_connection(&Connection {
+                connection_id: id.clone(),
+                tenant_id: tenant.to_string(),
+                provider: Provider::Whatsapp,
+                external_id: Some("110923456789012".to_string()),
+                connected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                secrets: Secrets::default()
+                    .with("app_secret", APP_SECRET)
+                    .with("verify_token", VERIFY_TOKEN),
+            })
+            .await
+            .expect("put connection");
+        id
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        let mut builder = http::Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(Bytes::copy_from_slice(body)).expect("request");
+        let response = self.gateway.handle(request).await;
+        Reply {
+            status: response.status().as_u16(),
+            content_type: response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+            body: response.into_body(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        let auth = format!("Bearer {token}");
+        self.request("GET", path, &[("authorization", &auth)], b"")
+            .await
+    }
+
+    /// POSTs a WhatsApp delivery signed with the test secret.
+    pub async fn post_whatsapp(&self, connection: &str, body: &[u8]) -> Reply {
+        let signature = format!("sha256={}", hmac_sha256_hex(APP_SECRET.as_bytes(), body));
+        self.request(
+            "POST",
+            &format!("/webhooks/whatsapp/{connection}"),
+            &[
+                ("content-type", "application/json"),
+                ("x-hub-signature-256", &signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// Messages on a queue, in flight or not.
+    pub async fn queue_depth(&self, logical_id: &str) -> usize {
+        let queue = self.local.queue(logical_id).expect("queue");
+        let attributes = self
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .filter_map(|name| attributes.get(name)?.parse::<usize>().ok())
+        .sum()
+    }
+
+    /// Runs the normalize function over the ingest queue until it is empty;
+    /// returns how many records it was handed.
+    pub async fn drain(&self) -> usize {
+        let mut total = 0;
+        for _ in 0..50 {
+            let outcome = self.poller.poll_once(0).await.expect("poll");
+            if outcome.received == 0 {
+                return total;
+            }
+            total += outcome.received;
+        }
+        panic!("ingest queue did not drain");
+    }
+
+    /// The only contact of a tenant (most tests have exactly one).
+    pub async fn only_contact(&self, tenant: &str) -> String {
+        let reply = self.get("/contacts", &self.token(tenant, "admin")).await;
+        assert_eq!(reply.status, 200, "{:?}", reply);
+        let items = reply.json()["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(items.len(), 1, "expected one contact, got {items:?}");
+        items[0]["contact_id"]
+            .as_str()
+            .expect("contact id")
+            .to_string()
+    }
+
+    pub async fn timeline(&self, tenant: &str, contact: &str, query: &str) -> Value {
+        let reply = self
+            .get(
+                &format!("/contacts/{contact}/timeline{query}"),
+                &self.token(tenant, "admin"),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply);
+        reply.json()
+    }
+}
+
+/// A signed-shape WhatsApp delivery built in the test, for cases the shared
+/// fixtures do not cover.
+pub fn whatsapp_change(field: &str, value: Value) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102938475610293",
+            "changes": [{ "field": field, "value": value }]
+        }]
+    }))
+    .expect("json")
+}
+
+pub fn whatsapp_text(wamid: &str, from: &str, timestamp: i64, text: &str) -> Vec<u8> {
+    whatsapp_change(
+        "messages",
+        serde_json::json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "447700900100", "phone_number_id": "110923456789012" },
+            "contacts": [{ "profile": { "name": "Test Customer" }, "wa_id": from }],
+            "messages": [{
+                "from": from, "id": wamid, "timestamp": timestamp.to_string(),
+                "type": "text", "text": { "body": text }
+            }]
+        }),
+    )
+}
+
+pub fn whatsapp_status(wamid: &str, to: &str, timestamp: i64, status: &str) -> Vec<u8> {
+    whatsapp_change(
+        "messages",
+        serde_json::json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "447700900100", "phone_number_id": "110923456789012" },
+            "statuses": [{ "id": wamid, "status": status, "timestamp": timestamp.to_string(), "recipient_id": to }]
+        }),
+    )
+}
+
+/// A message staff sent from the WhatsApp Business app (coexistence echo).
+pub fn whatsapp_echo(wamid: &str, to: &str, timestamp: i64, text: &str) -> Vec<u8> {
+    whatsapp_change(
+        "smb_message_echoes",
+        serde_json::json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "447700900100", "phone_number_id": "110923456789012" },
+            "message_echoes": [{
+                "from": "447700900100", "to": to, "id": wamid, "timestamp": timestamp.to_string(),
+                "type": "text", "text": { "body": text }
+            }]
+        }),
+    )
+}

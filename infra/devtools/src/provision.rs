@@ -1,0 +1,202 @@
+//! Creates the template's table, queues and bucket in the emulators, under
+//! names with a per-stack prefix so stacks (tests, dev) never share state.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_norway::Value;
+
+use crate::BoxError;
+use crate::clients::LocalClients;
+use crate::template::{QueueSpec, Template};
+
+#[derive(Debug, Clone)]
+pub struct LocalQueue {
+    pub url: String,
+    pub arn: String,
+}
+
+/// Names of one provisioned stack, by template logical id.
+#[derive(Debug, Clone)]
+pub struct LocalStack {
+    pub table: String,
+    pub queues: HashMap<String, LocalQueue>,
+    pub buckets: HashMap<String, String>,
+}
+
+impl LocalStack {
+    pub fn queue(&self, logical_id: &str) -> Result<&LocalQueue, BoxError> {
+        self.queues
+            .get(logical_id)
+            .ok_or_else(|| format!("template has no queue {logical_id}").into())
+    }
+
+    pub fn bucket(&self, logical_id: &str) -> Result<&str, BoxError> {
+        self.buckets
+            .get(logical_id)
+            .map(String::as_str)
+            .ok_or_else(|| format!("template has no bucket {logical_id}").into())
+    }
+}
+
+/// Local names follow AWS's rules: >= 3 characters, buckets lowercase.
+fn local_name(prefix: &str, logical_id: &str) -> String {
+    format!("{prefix}-{}", logical_id.to_ascii_lowercase())
+}
+
+pub async fn provision(
+    clients: &LocalClients,
+    template: &Template,
+    prefix: &str,
+) -> Result<LocalStack, BoxError> {
+    let (table_id, table_props) = template.table()?;
+    let table = local_name(prefix, &table_id);
+    create_table(clients, &table, &table_props).await?;
+
+    let mut queues = HashMap::new();
+    // Dead-letter queues first: their ARNs go into the others' redrive policies.
+    let mut specs = template.queues();
+    specs.sort_by_key(|q| q.redrive.is_some());
+    for spec in specs {
+        let queue = create_queue(clients, prefix, &spec, &queues).await?;
+        queues.insert(spec.logical_id.clone(), queue);
+    }
+
+    let mut buckets = HashMap::new();
+    for id in template.buckets() {
+        let name = local_name(prefix, &id);
+        clients.s3.create_bucket().bucket(&name).send().await?;
+        buckets.insert(id, name);
+    }
+    Ok(LocalStack {
+        table,
+        queues,
+        buckets,
+    })
+}
+
+async fn create_table(clients: &LocalClients, name: &str, props: &Value) -> Result<(), BoxError> {
+    let text = |v: &Value, key: &str| -> Result<String, BoxError> {
+        v.get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("table definition lacks {key}").into())
+    };
+    let list = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let key_schema = |v: &Value| -> Result<Vec<KeySchemaElement>, BoxError> {
+        list(v, "KeySchema")
+            .iter()
+            .map(|k| {
+                Ok(KeySchemaElement::builder()
+                    .attribute_name(text(k, "AttributeName")?)
+                    .key_type(KeyType::from(text(k, "KeyType")?.as_str()))
+                    .build()?)
+            })
+            .collect()
+    };
+    let mut request = clients
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(props)?));
+    for attr in list(props, "AttributeDefinitions") {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(&attr, "AttributeName")?)
+                .attribute_type(ScalarAttributeType::from(
+                    text(&attr, "AttributeType")?.as_str(),
+                ))
+                .build()?,
+        );
+    }
+    for index in list(props, "GlobalSecondaryIndexes") {
+        let projection = index
+            .get("Projection")
+            .map(|p| text(p, "ProjectionType"))
+            .transpose()?
+            .unwrap_or_else(|| "ALL".to_string());
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(&index, "IndexName")?)
+                .set_key_schema(Some(key_schema(&index)?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(projection.as_str()))
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    request.send().await?;
+
+    if let Some(ttl) = props.get("TimeToLiveSpecification") {
+        clients
+            .dynamodb
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(text(ttl, "AttributeName")?)
+                    .enabled(ttl.get("Enabled").and_then(Value::as_bool).unwrap_or(true))
+                    .build()?,
+            )
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+async fn create_queue(
+    clients: &LocalClients,
+    prefix: &str,
+    spec: &QueueSpec,
+    existing: &HashMap<String, LocalQueue>,
+) -> Result<LocalQueue, BoxError> {
+    let mut request = clients
+        .sqs
+        .create_queue()
+        .queue_name(local_name(prefix, &spec.logical_id));
+    if let Some(v) = spec.visibility_timeout {
+        request = request.attributes(QueueAttributeName::VisibilityTimeout, v.to_string());
+    }
+    if let Some(v) = spec.retention {
+        request = request.attributes(QueueAttributeName::MessageRetentionPeriod, v.to_string());
+    }
+    if let Some((dlq, max_receive)) = &spec.redrive {
+        let target = existing
+            .get(dlq)
+            .ok_or_else(|| format!("redrive target {dlq} is not a queue"))?;
+        let policy = serde_json::json!({
+            "deadLetterTargetArn": target.arn,
+            "maxReceiveCount": max_receive,
+        });
+        request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+    }
+    let url = request
+        .send()
+        .await?
+        .queue_url
+        .ok_or("CreateQueue returned no URL")?;
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    let arn = attributes
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .ok_or("queue has no ARN")?;
+    Ok(LocalQueue { url, arn })
+}
