@@ -7,8 +7,8 @@ use thiserror::Error;
 
 use crate::model::Provider;
 
-/// SQS accepts 256 KiB; leave room for the envelope around the body.
-const INLINE_LIMIT: usize = 200 * 1024;
+/// SQS accepts 256 KiB per message; the margin covers message attributes.
+const INLINE_LIMIT: usize = 240 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -48,6 +48,17 @@ pub struct DeliveryQueue {
 }
 
 impl DeliveryQueue {
+    /// The ingest queue and bucket named by template.yaml's environment.
+    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::MissingSetting> {
+        use crate::config::{BLOB_BUCKET, INGEST_QUEUE_URL, required};
+        Ok(Self::new(
+            crate::aws::sqs(aws),
+            required(INGEST_QUEUE_URL)?,
+            crate::aws::s3(aws),
+            required(BLOB_BUCKET)?,
+        ))
+    }
+
     pub fn new(
         sqs: aws_sdk_sqs::Client,
         queue_url: String,
@@ -65,8 +76,10 @@ impl DeliveryQueue {
     /// Returns once the delivery is durably queued.
     #[tracing::instrument(skip_all, fields(delivery = %delivery.delivery_id))]
     pub async fn enqueue(&self, mut delivery: Delivery) -> Result<(), DeliveryError> {
-        if let Payload::Inline { body } = &delivery.payload
-            && body.len() > INLINE_LIMIT
+        let mut message = serde_json::to_string(&delivery)?;
+        // Measured after JSON escaping, which can make a body much larger.
+        if message.len() > INLINE_LIMIT
+            && let Payload::Inline { body } = &delivery.payload
         {
             let key = format!(
                 "deliveries/{}/{}.body",
@@ -86,11 +99,12 @@ impl DeliveryQueue {
                 bucket: self.bucket.clone(),
                 key,
             };
+            message = serde_json::to_string(&delivery)?;
         }
         self.sqs
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(serde_json::to_string(&delivery)?)
+            .message_body(message)
             .send()
             .await
             .map_err(|e| {

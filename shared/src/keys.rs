@@ -30,6 +30,21 @@ pub fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Serde for instants that DynamoDB conditions compare as strings: always
+/// the fixed-width form of [`instant`].
+pub mod fixed_instant {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::instant(*at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        DateTime::<Utc>::deserialize(d)
+    }
+}
+
 pub fn event_sk(at: DateTime<Utc>, event_id: &str) -> String {
     format!("{EVENT_SK_PREFIX}{}#{event_id}", instant(at))
 }
@@ -103,6 +118,20 @@ mod tests {
         sorted.sort();
         assert_eq!(keys, sorted);
         assert_eq!(keys[0], "EV#2026-10-21T08:14:01.000Z#01J");
+    }
+
+    #[test]
+    fn stored_instants_are_fixed_width() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Item {
+            #[serde(with = "fixed_instant")]
+            at: DateTime<Utc>,
+        }
+        let at = Utc.with_ymd_and_hms(2026, 10, 21, 8, 15, 27).unwrap();
+        let json = serde_json::to_string(&Item { at }).unwrap();
+        assert_eq!(json, r#"{"at":"2026-10-21T08:15:27.000Z"}"#);
+        let back: Item = serde_json::from_str(r#"{"at":"2026-10-21T08:15:27Z"}"#).unwrap();
+        assert_eq!(back.at, at);
     }
 
     #[test]

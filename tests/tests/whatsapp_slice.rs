@@ -194,6 +194,13 @@ async fn contacts_are_scoped_to_the_token_tenant() {
         .await;
     assert_eq!(missing.status, 404);
     assert_eq!(rival.json()["detail"], missing.json()["detail"]);
+    let not_an_id = stack
+        .get(
+            "/contacts/x%23C%23y/timeline",
+            &stack.token("salon", "admin"),
+        )
+        .await;
+    assert_eq!(not_an_id.status, 404);
     let rival_list = stack
         .get("/contacts", &stack.token("rival", "admin"))
         .await

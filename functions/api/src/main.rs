@@ -2,7 +2,6 @@
 
 use lambda_http::{Error, Request, service_fn};
 use shared::api::{self, ApiDeps};
-use shared::config::{TABLE_NAME, required};
 use shared::store::Store;
 
 #[tokio::main]
@@ -10,7 +9,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let aws = shared::aws::load_config().await;
     let deps = ApiDeps {
-        store: Store::new(shared::aws::dynamodb(&aws), required(TABLE_NAME)?),
+        store: Store::from_env(&aws)?,
     };
     lambda_http::run(service_fn(|request: Request| async {
         Ok::<_, Error>(api::handle(&deps, request).await)

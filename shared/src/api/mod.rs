@@ -28,18 +28,20 @@ async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiE
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone().unwrap_or_default(),
         _ => String::new(),
     };
+    // Contact ids are ULIDs; anything else cannot exist (and never reaches a key).
     let contact = || {
         request
             .path_parameters_ref()
             .and_then(|p| p.first("contact"))
-            .unwrap_or_default()
-            .to_string()
+            .filter(|c| ulid::Ulid::from_string(c).is_ok())
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::NotFound("no such contact".into()))
     };
     match route_key.as_str() {
         "GET /contacts" => contacts::list(deps, &caller, request).await,
-        "GET /contacts/{contact}" => contacts::get(deps, &caller, &contact()).await,
+        "GET /contacts/{contact}" => contacts::get(deps, &caller, &contact()?).await,
         "GET /contacts/{contact}/timeline" => {
-            contacts::timeline(deps, &caller, &contact(), request).await
+            contacts::timeline(deps, &caller, &contact()?, request).await
         }
         _ => Err(ApiError::NotFound(format!("no route for '{route_key}'"))),
     }

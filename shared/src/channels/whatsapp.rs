@@ -266,29 +266,18 @@ fn inbound(
     let customer_name = contacts
         .iter()
         .find(|c| {
-            c.wa_id.as_deref() == m.from.as_deref().or(Some("\u{0}"))
-                || c.user_id.as_deref() == m.from_user_id.as_deref().or(Some("\u{0}"))
+            (m.from.is_some() && c.wa_id == m.from)
+                || (m.from_user_id.is_some() && c.user_id == m.from_user_id)
         })
         .and_then(|c| c.profile.as_ref()?.name.clone());
-    let (body, attachments) = content(m);
-    Ok(CanonicalEvent::Message(IncomingMessage {
-        provider: Provider::Whatsapp,
-        provider_message_id: m.id.clone(),
-        channel: Channel::Whatsapp,
+    message_event(
+        m,
+        path,
         customer,
         customer_name,
-        occurred_at: timestamp(&m.timestamp, &format!("{path}.timestamp"))?,
-        message: Message {
-            direction: Direction::Inbound,
-            author: Author::Customer,
-            body,
-            attachments,
-            status: None,
-            status_at: None,
-            status_error: None,
-            deleted: false,
-        },
-    }))
+        Direction::Inbound,
+        Author::Customer,
+    )
 }
 
 /// A message staff sent from the WhatsApp Business app on a coexistence number.
@@ -298,20 +287,34 @@ fn echo(m: &WaMessage, path: &str) -> Result<CanonicalEvent, ParseError> {
             .ok_or_else(|| ParseError::new(format!("{path}.to"), "missing recipient"))?;
     let customer = Identity::whatsapp_id(to)
         .map_err(|e| ParseError::new(format!("{path}.to"), e.to_string()))?;
+    // Staff typed it in the app; which staff member is not reported.
+    let author = Author::Human { user_id: None };
+    message_event(m, path, customer, None, Direction::Outbound, author)
+}
+
+fn message_event(
+    m: &WaMessage,
+    path: &str,
+    customer: Identity,
+    customer_name: Option<String>,
+    direction: Direction,
+    author: Author,
+) -> Result<CanonicalEvent, ParseError> {
     let (body, attachments) = content(m);
     Ok(CanonicalEvent::Message(IncomingMessage {
         provider: Provider::Whatsapp,
         provider_message_id: m.id.clone(),
         channel: Channel::Whatsapp,
         customer,
-        customer_name: None,
+        customer_name,
         occurred_at: timestamp(&m.timestamp, &format!("{path}.timestamp"))?,
         message: Message {
-            direction: Direction::Outbound,
-            author: Author::Human { user_id: None },
+            direction,
+            author,
             body,
             attachments,
-            status: Some(DeliveryStatus::Sent),
+            // An outbound message exists at the provider, so it was at least sent.
+            status: (direction == Direction::Outbound).then_some(DeliveryStatus::Sent),
             status_at: None,
             status_error: None,
             deleted: false,

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, page_query_limit, s, take_page};
 use crate::identity::Identity;
 use crate::keys;
 
@@ -12,6 +12,8 @@ pub struct ContactProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Compared as a string by the conditional update in `touch_contact`.
+    #[serde(with = "keys::fixed_instant")]
     pub last_activity_at: DateTime<Utc>,
 }
 
@@ -199,13 +201,15 @@ impl Store {
             .key_condition_expression("gsi1pk = :pk")
             .expression_attribute_values(":pk", s(gsi1pk))
             .scan_index_forward(false)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .limit(page_query_limit(limit))
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        let mut items = out.items.unwrap_or_default();
-        let more = items.len() > limit || out.last_evaluated_key.is_some();
-        items.truncate(limit);
+        let (items, more) = take_page(
+            out.items.unwrap_or_default(),
+            out.last_evaluated_key.is_some(),
+            limit,
+        );
         let profiles: Vec<ProfileItem> = items
             .into_iter()
             .map(serde_dynamo::from_item)

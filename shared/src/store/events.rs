@@ -3,7 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, page_query_limit, s, take_page};
 use crate::channels::{IncomingMessage, StatusUpdate};
 use crate::keys;
 use crate::model::{DeliveryStatus, EventDetail, Provider, TimelineEvent};
@@ -290,7 +290,6 @@ impl Store {
         let pk = keys::contact_pk(tenant, contact);
         let start = after
             .map(|sk| Item::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk))]));
-        // One extra item tells whether another page exists.
         let out = self
             .db
             .query()
@@ -299,13 +298,15 @@ impl Store {
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":ev", s(keys::EVENT_SK_PREFIX))
             .scan_index_forward(oldest_first)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .limit(page_query_limit(limit))
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        let mut items = out.items.unwrap_or_default();
-        let more = items.len() > limit || out.last_evaluated_key.is_some();
-        items.truncate(limit);
+        let (items, more) = take_page(
+            out.items.unwrap_or_default(),
+            out.last_evaluated_key.is_some(),
+            limit,
+        );
         let events: Vec<EventItem> = items
             .into_iter()
             .map(serde_dynamo::from_item)

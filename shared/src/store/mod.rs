@@ -60,6 +60,14 @@ pub struct Store {
 }
 
 impl Store {
+    /// The table named by `TABLE_NAME`, as template.yaml sets it.
+    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::MissingSetting> {
+        Ok(Self::new(
+            crate::aws::dynamodb(aws),
+            crate::config::required(crate::config::TABLE_NAME)?,
+        ))
+    }
+
     pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             db,
@@ -104,6 +112,19 @@ impl Store {
             .await?;
         Ok(out.item)
     }
+}
+
+/// What a query for `limit + 1` items returned, cut to `limit`, and whether
+/// another page exists.
+fn take_page(mut items: Vec<Item>, more_in_table: bool, limit: usize) -> (Vec<Item>, bool) {
+    let more = items.len() > limit || more_in_table;
+    items.truncate(limit);
+    (items, more)
+}
+
+/// The `Limit` of a page query: one extra item tells whether more follow.
+fn page_query_limit(limit: usize) -> i32 {
+    i32::try_from(limit + 1).unwrap_or(i32::MAX)
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
