@@ -3,7 +3,7 @@
 //! criterion prints time per delivery and events per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use shared::channels::whatsapp;
+use shared::channels::{ParseContext, meta, whatsapp};
 use shared::signature::hmac_sha256_hex;
 use std::hint::black_box;
 
@@ -48,8 +48,12 @@ fn batch_body() -> Vec<u8> {
 }
 
 fn verify_and_parse(body: &[u8], signature: &str) -> usize {
-    assert!(whatsapp::signature_is_valid(SECRET, body, Some(signature)));
-    whatsapp::parse(body)
+    assert!(meta::signature_is_valid(SECRET, body, Some(signature)));
+    let ctx = ParseContext {
+        received_at: chrono::Utc::now(),
+        default_region: None,
+    };
+    whatsapp::parse(body, &ctx)
         .map(|events| events.len())
         .unwrap_or(0)
 }

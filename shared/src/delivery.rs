@@ -19,6 +19,10 @@ pub struct Delivery {
     pub received_at: DateTime<Utc>,
     /// History starts when the channel was connected; older events are skipped.
     pub connected_at: DateTime<Utc>,
+    /// The business's phone region when the delivery arrived, so ingest and
+    /// normalize read phone numbers the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_region: Option<String>,
     pub payload: Payload,
 }
 
@@ -45,6 +49,15 @@ pub struct DeliveryQueue {
     queue_url: String,
     s3: aws_sdk_s3::Client,
     bucket: String,
+}
+
+impl Delivery {
+    pub fn parse_context(&self) -> crate::channels::ParseContext<'_> {
+        crate::channels::ParseContext {
+            received_at: self.received_at,
+            default_region: self.default_region.as_deref(),
+        }
+    }
 }
 
 impl DeliveryQueue {

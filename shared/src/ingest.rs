@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use ulid::Ulid;
 
-use crate::channels::whatsapp;
+use crate::channels::{self, meta};
 use crate::delivery::{Delivery, DeliveryQueue, Payload};
 use crate::http::{ApiError, finish, json, text};
 use crate::model::Provider;
@@ -34,14 +34,13 @@ async fn route(
         (Provider::Whatsapp, &Method::GET) => meta_handshake(&connection, request),
         (Provider::Whatsapp, &Method::POST) => {
             let body = request.body().as_ref();
-            let signature = header(request, whatsapp::SIGNATURE_HEADER);
+            let signature = header(request, meta::SIGNATURE_HEADER);
             let secret = connection.secrets.get("app_secret").unwrap_or_default();
-            if secret.is_empty() || !whatsapp::signature_is_valid(secret, body, signature) {
+            if secret.is_empty() || !meta::signature_is_valid(secret, body, signature) {
                 return Err(ApiError::Unauthorized(
                     "missing or invalid X-Hub-Signature-256".into(),
                 ));
             }
-            whatsapp::parse(body)?;
             enqueue(deps, &connection, body).await
         }
         (_, method) => Err(ApiError::MethodNotAllowed(format!(
@@ -72,7 +71,7 @@ async fn connection(
 fn meta_handshake(connection: &Connection, request: &Request) -> Result<Response<Body>, ApiError> {
     let query = request.query_string_parameters();
     let verify_token = connection.secrets.get("verify_token").unwrap_or_default();
-    match whatsapp::handshake_challenge(
+    match meta::handshake_challenge(
         verify_token,
         query.first("hub.mode"),
         query.first("hub.verify_token"),
@@ -90,15 +89,26 @@ async fn enqueue(
 ) -> Result<Response<Body>, ApiError> {
     let body = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::bad_request("body", "body is not UTF-8"))?;
-    let delivery = Delivery {
+    let settings = deps.store.settings(&connection.tenant_id).await?;
+    let mut delivery = Delivery {
         delivery_id: Ulid::new().to_string(),
         tenant_id: connection.tenant_id.clone(),
         connection_id: connection.connection_id.clone(),
         provider: connection.provider,
         received_at: Utc::now(),
         connected_at: connection.connected_at,
-        payload: Payload::Inline { body },
+        default_region: settings.phone_region,
+        payload: Payload::Inline {
+            body: String::new(),
+        },
     };
+    // Well signed but malformed: refuse now (400) rather than dead-letter later.
+    channels::parse(
+        connection.provider,
+        body.as_bytes(),
+        &delivery.parse_context(),
+    )?;
+    delivery.payload = Payload::Inline { body };
     let id = delivery.delivery_id.clone();
     deps.queue.enqueue(delivery).await?;
     tracing::info!(delivery = %id, connection = %connection.connection_id, "queued");

@@ -5,9 +5,8 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use thiserror::Error;
 
-use crate::channels::{CanonicalEvent, ParseError, whatsapp};
+use crate::channels::{self, CanonicalEvent, ParseError};
 use crate::delivery::{Delivery, DeliveryError, DeliveryQueue};
-use crate::model::Provider;
 use crate::store::{Store, StoreError};
 
 pub struct NormalizeDeps {
@@ -24,8 +23,6 @@ pub enum NormalizeError {
     Envelope(#[from] serde_json::Error),
     #[error("payload: {0}")]
     Payload(#[from] ParseError),
-    #[error("provider {0:?} has no adapter yet")]
-    UnsupportedProvider(Provider),
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
@@ -50,10 +47,11 @@ async fn process_record(deps: &NormalizeDeps, record: &SqsMessage) -> Result<(),
     let body = record.body.as_deref().ok_or(NormalizeError::EmptyRecord)?;
     let delivery: Delivery = serde_json::from_str(body)?;
     let payload = deps.deliveries.body(&delivery.payload).await?;
-    let events = match delivery.provider {
-        Provider::Whatsapp => whatsapp::parse(payload.as_bytes())?,
-        other => return Err(NormalizeError::UnsupportedProvider(other)),
-    };
+    let events = channels::parse(
+        delivery.provider,
+        payload.as_bytes(),
+        &delivery.parse_context(),
+    )?;
     for event in &events {
         if event.occurred_at() < delivery.connected_at {
             continue;
@@ -81,5 +79,6 @@ pub async fn apply(store: &Store, tenant: &str, event: &CanonicalEvent) -> Resul
                 .await
         }
         CanonicalEvent::Status(status) => store.apply_status(tenant, status).await,
+        CanonicalEvent::Deletion(deletion) => store.apply_deletion(tenant, deletion).await,
     }
 }

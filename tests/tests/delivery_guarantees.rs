@@ -2,7 +2,7 @@
 //! their message, poison records and oversized bodies.
 
 use integration_tests::{TestStack, fixture, whatsapp_echo, whatsapp_status, whatsapp_text};
-use shared::channels::{CanonicalEvent, whatsapp};
+use shared::channels::{CanonicalEvent, ParseContext, whatsapp};
 
 const MAYA: &str = "447700900123";
 

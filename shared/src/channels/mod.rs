@@ -1,6 +1,10 @@
 //! Provider adapters: raw webhook bytes in, canonical events out. Adapters are
 //! pure (no I/O) so they are unit tested and benchmarked on their own.
 
+pub mod chat;
+pub mod instagram;
+pub mod meta;
+pub mod twilio_sms;
 pub mod whatsapp;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +18,7 @@ use crate::model::{Channel, DeliveryStatus, Message, Provider};
 pub enum CanonicalEvent {
     Message(IncomingMessage),
     Status(StatusUpdate),
+    Deletion(Deletion),
 }
 
 impl CanonicalEvent {
@@ -21,6 +26,7 @@ impl CanonicalEvent {
         match self {
             CanonicalEvent::Message(m) => m.occurred_at,
             CanonicalEvent::Status(s) => s.at,
+            CanonicalEvent::Deletion(d) => d.at,
         }
     }
 }
@@ -34,8 +40,29 @@ pub struct IncomingMessage {
     /// The customer on the other end, whichever direction the message went.
     pub customer: Identity,
     pub customer_name: Option<String>,
+    /// Other identities this delivery ties to the same person (a chat
+    /// visitor who gave an email and a phone number).
+    pub linked_identities: Vec<Identity>,
     pub occurred_at: DateTime<Utc>,
     pub message: Message,
+}
+
+/// The customer unsent a message: its content must be erased, possibly
+/// before we ever stored it (a tombstone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    pub provider: Provider,
+    pub provider_message_id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What an adapter may need beyond the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseContext<'a> {
+    /// When the webhook reached us; the time of events whose payload has none (Twilio SMS).
+    pub received_at: DateTime<Utc>,
+    /// ISO 3166 alpha-2 region for national phone formats (the business's setting).
+    pub default_region: Option<&'a str>,
 }
 
 /// A delivery receipt for an outbound message, possibly for a message we have
@@ -65,6 +92,24 @@ impl ParseError {
             field: field.into(),
             detail: detail.into(),
         }
+    }
+}
+
+/// The adapter for one provider's deliveries.
+pub fn parse(
+    provider: Provider,
+    body: &[u8],
+    ctx: &ParseContext,
+) -> Result<Vec<CanonicalEvent>, ParseError> {
+    match provider {
+        Provider::Whatsapp => whatsapp::parse(body, ctx),
+        Provider::Instagram => instagram::parse(body, ctx),
+        Provider::TwilioSms => twilio_sms::parse(body, ctx),
+        Provider::Chat => chat::parse(body, ctx),
+        other => Err(ParseError::new(
+            "provider",
+            format!("no adapter for {}", other.as_str()),
+        )),
     }
 }
 

@@ -1,37 +1,12 @@
-//! WhatsApp Cloud API webhooks: `X-Hub-Signature-256`, the GET handshake, and
-//! `messages` / `smb_message_echoes` changes carrying messages and statuses.
+//! WhatsApp Cloud API webhooks: `messages` and `smb_message_echoes` changes
+//! carrying messages and statuses (signature and handshake: `super::meta`).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{CanonicalEvent, IncomingMessage, ParseError, StatusUpdate, from_json};
+use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, StatusUpdate, from_json};
 use crate::identity::{Identity, IdentityKind};
 use crate::model::{Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider};
-use crate::signature::hmac_sha256_hex_matches;
-
-pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
-
-/// Meta signs the raw body with the app secret: `sha256=<lowercase hex>`.
-pub fn signature_is_valid(app_secret: &str, body: &[u8], header: Option<&str>) -> bool {
-    header
-        .and_then(|h| h.strip_prefix("sha256="))
-        .is_some_and(|hex| hmac_sha256_hex_matches(app_secret.as_bytes(), body, hex))
-}
-
-/// The GET subscription handshake: the challenge to echo back, if the
-/// request is a subscribe with the connection's verify token.
-pub fn handshake_challenge<'a>(
-    verify_token: &str,
-    mode: Option<&str>,
-    token: Option<&str>,
-    challenge: Option<&'a str>,
-) -> Option<&'a str> {
-    let token_ok = token
-        .is_some_and(|t| crate::signature::constant_time_eq(t.as_bytes(), verify_token.as_bytes()));
-    (mode == Some("subscribe") && token_ok)
-        .then_some(challenge)
-        .flatten()
-}
 
 #[derive(Deserialize)]
 struct Webhook {
@@ -206,7 +181,7 @@ struct ErrorData {
 }
 
 /// Parses a verified delivery into canonical events, in payload order.
-pub fn parse(body: &[u8]) -> Result<Vec<CanonicalEvent>, ParseError> {
+pub fn parse(body: &[u8], _ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, ParseError> {
     let hook: Webhook = from_json(body)?;
     if hook.object != "whatsapp_business_account" {
         return Err(ParseError::new(
@@ -307,6 +282,7 @@ fn message_event(
         channel: Channel::Whatsapp,
         customer,
         customer_name,
+        linked_identities: Vec::new(),
         occurred_at: timestamp(&m.timestamp, &format!("{path}.timestamp"))?,
         message: Message {
             direction,
@@ -318,6 +294,7 @@ fn message_event(
             status_at: None,
             status_error: None,
             deleted: false,
+            source: None,
         },
     }))
 }
@@ -447,6 +424,13 @@ fn timestamp(raw: &str, field: &str) -> Result<DateTime<Utc>, ParseError> {
 mod tests {
     use super::*;
 
+    fn ctx() -> ParseContext<'static> {
+        ParseContext {
+            received_at: chrono::Utc::now(),
+            default_region: None,
+        }
+    }
+
     const TEXT: &[u8] = include_bytes!("../../../tests/fixtures/whatsapp/text_message.json");
     const IMAGE: &[u8] = include_bytes!("../../../tests/fixtures/whatsapp/image_message.json");
     const BATCH: &[u8] = include_bytes!("../../../tests/fixtures/whatsapp/statuses_batch.json");
@@ -455,30 +439,8 @@ mod tests {
         include_bytes!("../../../tests/fixtures/whatsapp/text_message_bsuid_only.json");
 
     #[test]
-    fn verifies_the_fixture_signature_over_raw_bytes() {
-        let good = "sha256=0e0b468aa27e3505e3d0664eb9941ee613b127a662ffae634253e0c81265afbe";
-        assert!(signature_is_valid("test_secret", TEXT, Some(good)));
-        // Re-serializing changes the escaped bytes, and so the MAC.
-        let reserialized =
-            serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(TEXT).unwrap())
-                .unwrap();
-        assert!(!signature_is_valid(
-            "test_secret",
-            &reserialized,
-            Some(good)
-        ));
-        assert!(!signature_is_valid("wrong", TEXT, Some(good)));
-        assert!(!signature_is_valid("test_secret", TEXT, None));
-        assert!(!signature_is_valid(
-            "test_secret",
-            TEXT,
-            Some("0e0b468aa27e3505e3d0664eb9941ee613b127a662ffae634253e0c81265afbe")
-        ));
-    }
-
-    #[test]
     fn text_message_becomes_an_inbound_customer_message() {
-        let events = parse(TEXT).unwrap();
+        let events = parse(TEXT, &ctx()).unwrap();
         let [CanonicalEvent::Message(m)] = events.as_slice() else {
             panic!("expected one message, got {events:?}");
         };
@@ -499,7 +461,7 @@ mod tests {
 
     #[test]
     fn image_keeps_media_id_caption_and_mime_type() {
-        let events = parse(IMAGE).unwrap();
+        let events = parse(IMAGE, &ctx()).unwrap();
         let CanonicalEvent::Message(m) = &events[0] else {
             panic!("not a message")
         };
@@ -518,12 +480,12 @@ mod tests {
 
     #[test]
     fn every_status_in_a_batch_is_read() {
-        let events = parse(BATCH).unwrap();
+        let events = parse(BATCH, &ctx()).unwrap();
         let statuses: Vec<_> = events
             .iter()
             .map(|e| match e {
                 CanonicalEvent::Status(s) => s.status,
-                CanonicalEvent::Message(_) => panic!("no messages in this fixture"),
+                other => panic!("only statuses in this fixture, got {other:?}"),
             })
             .collect();
         assert_eq!(statuses, vec![DeliveryStatus::Sent, DeliveryStatus::Read]);
@@ -531,7 +493,7 @@ mod tests {
 
     #[test]
     fn failed_status_carries_the_error() {
-        let events = parse(FAILED).unwrap();
+        let events = parse(FAILED, &ctx()).unwrap();
         let CanonicalEvent::Status(s) = &events[0] else {
             panic!("not a status")
         };
@@ -546,7 +508,7 @@ mod tests {
 
     #[test]
     fn username_only_sender_gets_a_business_scoped_identity() {
-        let events = parse(BSUID).unwrap();
+        let events = parse(BSUID, &ctx()).unwrap();
         let CanonicalEvent::Message(m) = &events[0] else {
             panic!("not a message")
         };
@@ -557,32 +519,14 @@ mod tests {
 
     #[test]
     fn malformed_payloads_name_the_field() {
-        let err = parse(b"{\"object\":\"page\",\"entry\":[]}").unwrap_err();
+        let err = parse(b"{\"object\":\"page\",\"entry\":[]}", &ctx()).unwrap_err();
         assert_eq!(err.field, "object");
-        let err = parse(b"{\"object\":\"whatsapp_business_account\"}").unwrap_err();
+        let err = parse(b"{\"object\":\"whatsapp_business_account\"}", &ctx()).unwrap_err();
         assert_eq!(err.field, "body");
         assert!(err.detail.contains("entry"), "{err}");
         let bad_ts = br#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"447700900123","id":"w1","timestamp":"soon","type":"text","text":{"body":"hi"}}]}}]}]}"#;
-        let err = parse(bad_ts).unwrap_err();
+        let err = parse(bad_ts, &ctx()).unwrap_err();
         assert_eq!(err.field, "entry[0].changes[0].value.messages[0].timestamp");
-        assert!(parse(b"not json").is_err());
-    }
-
-    #[test]
-    fn handshake_needs_subscribe_and_the_right_token() {
-        let ok = handshake_challenge("tok", Some("subscribe"), Some("tok"), Some("1158201444"));
-        assert_eq!(ok, Some("1158201444"));
-        assert_eq!(
-            handshake_challenge("tok", Some("subscribe"), Some("bad"), Some("1")),
-            None
-        );
-        assert_eq!(
-            handshake_challenge("tok", Some("unsubscribe"), Some("tok"), Some("1")),
-            None
-        );
-        assert_eq!(
-            handshake_challenge("tok", Some("subscribe"), None, Some("1")),
-            None
-        );
+        assert!(parse(b"not json", &ctx()).is_err());
     }
 }

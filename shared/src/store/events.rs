@@ -4,11 +4,11 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, page_query_limit, s, take_page};
-use crate::channels::{IncomingMessage, StatusUpdate};
+use crate::channels::{Deletion, IncomingMessage, StatusUpdate};
 use crate::keys;
 use crate::model::{DeliveryStatus, EventDetail, Provider, TimelineEvent};
 
-/// A status for a message we never receive is kept this long, then expires.
+/// A status or tombstone for a message we never receive is kept this long.
 const PARKED_STATUS_TTL_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,9 +79,23 @@ struct ProviderMessageItem {
     status_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status_error: Option<String>,
+    /// The customer unsent the message: its content is never stored.
+    #[serde(default)]
+    deleted: bool,
     /// Set only while nothing but parked statuses is known (DynamoDB TTL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
+}
+
+fn parked_expiry() -> i64 {
+    (Utc::now() + Duration::days(PARKED_STATUS_TTL_DAYS)).timestamp()
+}
+
+/// What a deleted message keeps: that it existed, when, and who sent it.
+fn erase(message: &mut crate::model::Message) {
+    message.body = None;
+    message.attachments.clear();
+    message.deleted = true;
 }
 
 impl Store {
@@ -140,6 +154,9 @@ impl Store {
                 return Ok(RecordOutcome::Duplicate);
             }
             let mut message = incoming.message.clone();
+            if pm.deleted {
+                erase(&mut message);
+            }
             if DeliveryStatus::latest(message.status, pm.status) != message.status {
                 message.status = pm.status;
                 message.status_at = pm.status_at;
@@ -206,7 +223,7 @@ impl Store {
                 status_error: update.error.clone(),
                 expires_at: match pm.event_sk {
                     Some(_) => None,
-                    None => Some((Utc::now() + Duration::days(PARKED_STATUS_TTL_DAYS)).timestamp()),
+                    None => Some(parked_expiry()),
                 },
                 ..pm
             };
@@ -229,6 +246,67 @@ impl Store {
             }
         }
         Err(StoreError::Contention(update.provider_message_id.clone()))
+    }
+
+    /// Erases a message's content for good. A deletion for a message not
+    /// stored yet leaves a tombstone, so the content is never written.
+    #[tracing::instrument(skip(self, deletion), fields(provider_id = %deletion.provider_message_id))]
+    pub async fn apply_deletion(
+        &self,
+        tenant: &str,
+        deletion: &Deletion,
+    ) -> Result<(), StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let pm = self
+                .provider_message(tenant, deletion.provider, &deletion.provider_message_id)
+                .await?;
+            if !pm.deleted {
+                let read_version = pm.version;
+                let next = ProviderMessageItem {
+                    deleted: true,
+                    expires_at: match pm.event_sk {
+                        Some(_) => None,
+                        None => Some(parked_expiry()),
+                    },
+                    ..pm
+                };
+                let write = self.put_versioned(next, read_version)?;
+                match self
+                    .db
+                    .transact_write_items()
+                    .transact_items(write)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if lost_race(&e) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let pm = self
+                .provider_message(tenant, deletion.provider, &deletion.provider_message_id)
+                .await?;
+            if let (Some(pk), Some(sk)) = (&pm.event_pk, &pm.event_sk) {
+                let erased = self
+                    .db
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(pk))
+                    .key("sk", s(sk))
+                    .update_expression("SET deleted = :t REMOVE body, attachments")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(":t", AttributeValue::Bool(true))
+                    .send()
+                    .await;
+                if let Err(e) = erased
+                    && !lost_race(&e)
+                {
+                    return Err(e.into());
+                }
+            }
+            return Ok(());
+        }
+        Err(StoreError::Contention(deletion.provider_message_id.clone()))
     }
 
     /// Brings the stored message's status up to the provider-message item's,
