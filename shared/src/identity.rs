@@ -49,7 +49,16 @@ impl Identity {
     /// formats such as "0151 2345678".
     pub fn phone(raw: &str, default_region: Option<&str>) -> Result<Self, IdentityError> {
         let region = default_region.and_then(|r| r.to_ascii_uppercase().parse().ok());
-        let number = phonenumber::parse(region, raw.trim())
+        // "+44 (0)7700 900123": the bracketed trunk zero is dialled only from
+        // inside the country, but the parser would keep it as a digit.
+        let trimmed = raw.trim();
+        let international = trimmed.starts_with('+') || trimmed.starts_with("00");
+        let cleaned = if international {
+            trimmed.replace("(0)", " ")
+        } else {
+            trimmed.to_string()
+        };
+        let number = phonenumber::parse(region, &cleaned)
             .map_err(|_| IdentityError::Phone(raw.to_string()))?;
         Ok(Identity {
             kind: IdentityKind::Phone,
@@ -105,6 +114,13 @@ mod tests {
         assert_eq!(a.value, "+491512345678");
         assert_eq!(a, b);
         assert_eq!(a, c);
+    }
+
+    #[test]
+    fn bracketed_trunk_zero_is_dropped_from_international_numbers() {
+        let a = Identity::phone("+44 (0)7700 900123", None).unwrap();
+        assert_eq!(a.value, "+447700900123");
+        assert_eq!(a, Identity::phone("07700 900123", Some("GB")).unwrap());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use ulid::Ulid;
 
-use crate::channels::{self, meta};
+use crate::channels::{self, chat, meta, twilio_signature};
 use crate::delivery::{Delivery, DeliveryQueue, Payload};
 use crate::http::{ApiError, finish, json, text};
 use crate::model::Provider;
@@ -31,22 +31,89 @@ async fn route(
 ) -> Result<Response<Body>, ApiError> {
     let connection = connection(deps, provider, request).await?;
     match (provider, request.method()) {
-        (Provider::Whatsapp, &Method::GET) => meta_handshake(&connection, request),
-        (Provider::Whatsapp, &Method::POST) => {
-            let body = request.body().as_ref();
-            let signature = header(request, meta::SIGNATURE_HEADER);
-            let secret = connection.secrets.get("app_secret").unwrap_or_default();
-            if secret.is_empty() || !meta::signature_is_valid(secret, body, signature) {
-                return Err(ApiError::Unauthorized(
-                    "missing or invalid X-Hub-Signature-256".into(),
-                ));
-            }
-            enqueue(deps, &connection, body).await
+        (Provider::Whatsapp | Provider::Instagram, &Method::GET) => {
+            meta_handshake(&connection, request)
+        }
+        (_, &Method::POST) => {
+            authenticate(&connection, request)?;
+            let queued = enqueue(deps, &connection, request.body().as_ref()).await?;
+            Ok(match provider {
+                // Twilio expects TwiML; an empty response sends no reply.
+                Provider::TwilioSms => twiml_empty(),
+                _ => queued,
+            })
         }
         (_, method) => Err(ApiError::MethodNotAllowed(format!(
             "{method} is not supported on this webhook"
         ))),
     }
+}
+
+/// Each provider's own proof that it sent the request.
+fn authenticate(connection: &Connection, request: &Request) -> Result<(), ApiError> {
+    let body = request.body().as_ref();
+    let secret = |name: &str| connection.secrets.get(name).unwrap_or_default();
+    let (valid, what) = match connection.provider {
+        Provider::Whatsapp | Provider::Instagram => (
+            meta::signature_is_valid(
+                secret("app_secret"),
+                body,
+                header(request, meta::SIGNATURE_HEADER),
+            ),
+            "X-Hub-Signature-256",
+        ),
+        // Signed over the URL Twilio called; lambda_http rebuilds it from the
+        // Host and X-Forwarded-Proto headers, stage and query included.
+        Provider::TwilioSms => (
+            twilio_signature::signature_is_valid(
+                secret("auth_token"),
+                &request.uri().to_string(),
+                body,
+                header(request, twilio_signature::SIGNATURE_HEADER),
+            ),
+            "X-Twilio-Signature",
+        ),
+        Provider::Chat => {
+            let config = |name: &str| {
+                connection
+                    .config
+                    .get(name)
+                    .map(String::as_str)
+                    .unwrap_or_default()
+            };
+            let origins: Vec<String> = config("allowed_origins")
+                .split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
+            (
+                chat::request_is_authorized(
+                    config("public_key"),
+                    &origins,
+                    header(request, chat::KEY_HEADER),
+                    header(request, "origin"),
+                ),
+                "X-Chat-Key or Origin",
+            )
+        }
+        _ => (false, "signature"),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(format!("missing or invalid {what}")))
+    }
+}
+
+fn twiml_empty() -> Response<Body> {
+    let mut response = Response::new(Body::Text(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#.to_string(),
+    ));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/xml"),
+    );
+    response
 }
 
 /// Unknown, deleted and other providers' connections all look the same: 404.

@@ -66,6 +66,11 @@ pub fn provider_message_pk(tenant: &str, provider: Provider, provider_id: &str) 
     format!("T#{tenant}#PM#{}#{provider_id}", provider.as_str())
 }
 
+/// A client's `Idempotency-Key`, scoped to the tenant.
+pub fn idempotency_pk(tenant: &str, key: &str) -> String {
+    format!("T#{tenant}#IK#{key}")
+}
+
 pub fn connection_sk(provider: Provider, connection: &str) -> String {
     format!("CONN#{}#{connection}", provider.as_str())
 }

@@ -66,9 +66,10 @@ pub async fn apply(store: &Store, tenant: &str, event: &CanonicalEvent) -> Resul
     match event {
         CanonicalEvent::Message(message) => {
             let contact = store
-                .resolve_contact(
+                .resolve_contact_with(
                     tenant,
                     &message.customer,
+                    &message.linked_identities,
                     message.customer_name.as_deref(),
                     message.occurred_at,
                 )

@@ -14,12 +14,17 @@ use devtools::provision::{LocalStack, provision};
 use devtools::template::Template;
 use devtools::tokens::DevTokens;
 use serde_json::Value;
+use shared::channels::twilio_signature::compute_signature;
 use shared::model::Provider;
 use shared::signature::hmac_sha256_hex;
 use shared::store::{Connection, Secrets, Store};
 
 pub const APP_SECRET: &str = "test_secret";
 pub const VERIFY_TOKEN: &str = "test_verify_token";
+pub const CHAT_KEY: &str = "pk_test";
+pub const CHAT_ORIGIN: &str = "https://salon.example";
+/// The host the tests' requests claim, part of the URL Twilio signs.
+pub const HOST: &str = "api.salon.test";
 
 pub struct TestStack {
     pub clients: LocalClients,
@@ -100,17 +105,42 @@ impl TestStack {
 
     /// A WhatsApp connection signed with the fixtures' test secret.
     pub async fn whatsapp_connection(&self, tenant: &str) -> String {
-        let id = format!("wa-{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+        self.connection(tenant, Provider::Whatsapp).await
+    }
+
+    /// A connection with the fixtures' test secrets (`test_secret`, the
+    /// chat key `pk_test` for origin `https://salon.example`).
+    pub async fn connection(&self, tenant: &str, provider: Provider) -> String {
+        let id = format!(
+            "{}-{}",
+            provider.as_str(),
+            ulid::Ulid::new().to_string().to_ascii_lowercase()
+        );
+        let (secrets, config) = match provider {
+            Provider::TwilioSms => (Secrets::default().with("auth_token", APP_SECRET), vec![]),
+            Provider::Chat => (
+                Secrets::default(),
+                vec![("public_key", CHAT_KEY), ("allowed_origins", CHAT_ORIGIN)],
+            ),
+            _ => (
+                Secrets::default()
+                    .with("app_secret", APP_SECRET)
+                    .with("verify_token", VERIFY_TOKEN),
+                vec![],
+            ),
+        };
         self.store()
             .put_connection(&Connection {
                 connection_id: id.clone(),
                 tenant_id: tenant.to_string(),
-                provider: Provider::Whatsapp,
-                external_id: Some("110923456789012".to_string()),
+                provider,
+                external_id: None,
                 connected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-                secrets: Secrets::default()
-                    .with("app_secret", APP_SECRET)
-                    .with("verify_token", VERIFY_TOKEN),
+                config: config
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                secrets,
             })
             .await
             .expect("put connection");
@@ -157,6 +187,53 @@ impl TestStack {
             &[
                 ("content-type", "application/json"),
                 ("x-hub-signature-256", &signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// POSTs an Instagram delivery signed with the test secret.
+    pub async fn post_instagram(&self, connection: &str, body: &[u8]) -> Reply {
+        let signature = format!("sha256={}", hmac_sha256_hex(APP_SECRET.as_bytes(), body));
+        self.request(
+            "POST",
+            &format!("/webhooks/instagram/{connection}"),
+            &[
+                ("content-type", "application/json"),
+                ("x-hub-signature-256", &signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// POSTs a Twilio form signed over the URL Twilio would have called.
+    pub async fn post_sms(&self, connection: &str, query: &str, body: &[u8]) -> Reply {
+        let path = format!("/webhooks/sms/{connection}{query}");
+        let signature = compute_signature(APP_SECRET, &format!("http://{HOST}{path}"), body);
+        self.request(
+            "POST",
+            &path,
+            &[
+                ("host", HOST),
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("x-twilio-signature", &signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// POSTs a chat widget message from the allowed origin with the key.
+    pub async fn post_chat(&self, connection: &str, body: &[u8]) -> Reply {
+        self.request(
+            "POST",
+            &format!("/webhooks/chat/{connection}"),
+            &[
+                ("content-type", "application/json"),
+                ("x-chat-key", CHAT_KEY),
+                ("origin", CHAT_ORIGIN),
             ],
             body,
         )

@@ -195,15 +195,14 @@ async fn oversized_bodies_travel_through_s3() {
 #[tokio::test]
 async fn racing_first_messages_from_one_person_make_one_contact() {
     let stack = TestStack::new().await;
+    let ctx = ParseContext {
+        received_at: chrono::Utc::now(),
+        default_region: None,
+    };
     let events: Vec<CanonicalEvent> = (0..6)
         .flat_map(|i| {
-            whatsapp::parse(&whatsapp_text(
-                &format!("wamid.race{i}"),
-                MAYA,
-                1_792_570_000 + i,
-                "hi",
-            ))
-            .unwrap()
+            let body = whatsapp_text(&format!("wamid.race{i}"), MAYA, 1_792_570_000 + i, "hi");
+            whatsapp::parse(&body, &ctx).unwrap()
         })
         .collect();
     let store = stack.store();

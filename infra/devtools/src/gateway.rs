@@ -68,6 +68,9 @@ impl Functions {
     ) -> Option<lambda_http::Response<Body>> {
         Some(match binary {
             "ingest-whatsapp" => ingest::handle(&self.ingest, Provider::Whatsapp, request).await,
+            "ingest-instagram" => ingest::handle(&self.ingest, Provider::Instagram, request).await,
+            "ingest-sms" => ingest::handle(&self.ingest, Provider::TwilioSms, request).await,
+            "ingest-chat" => ingest::handle(&self.ingest, Provider::Chat, request).await,
             "api" => api::handle(&self.api, request).await,
             _ => return None,
         })
@@ -208,6 +211,10 @@ pub fn http_api_event(
             })
             .or_insert(value);
     }
+    // API Gateway tells the function the scheme the client used; locally it is http.
+    headers
+        .entry("x-forwarded-proto".to_string())
+        .or_insert_with(|| "http".to_string());
     let raw_query = request.uri().query().unwrap_or_default();
     let mut query: HashMap<String, String> = HashMap::new();
     for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {

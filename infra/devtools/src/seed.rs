@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
+use shared::channels::twilio_signature::compute_signature;
 use shared::model::Provider;
 use shared::signature::hmac_sha256_hex;
 use shared::store::{Connection, Secrets, Store, TenantSettings};
@@ -14,9 +15,12 @@ use crate::tokens::DevTokens;
 pub const TENANT: &str = "demo";
 pub const TIMEZONE: &str = "Europe/London";
 pub const PHONE_REGION: &str = "GB";
-pub const WHATSAPP_CONNECTION: &str = "demo-whatsapp";
-/// The sample fixtures' business number.
+/// The sample fixtures' business accounts.
 pub const WHATSAPP_PHONE_NUMBER_ID: &str = "110923456789012";
+pub const INSTAGRAM_ACCOUNT_ID: &str = "17841405822304914";
+pub const SMS_ACCOUNT_SID: &str = "AC9af211329b2fc82e5efe906062c73008";
+pub const SMS_NUMBER: &str = "+447700900200";
+pub const CHAT_ORIGIN: &str = "https://lumierehair.example";
 
 /// The `.local/dev.env` lines, in order.
 pub type DevEnv = Vec<(String, String)>;
@@ -35,56 +39,123 @@ pub async fn seed(store: &Store, tokens: &DevTokens, api_url: &str) -> Result<De
             },
         )
         .await?;
-    let app_secret = random_secret();
-    let verify_token = random_secret();
-    store
-        .put_connection(&Connection {
-            connection_id: WHATSAPP_CONNECTION.to_string(),
+    let mut env: DevEnv = vec![
+        ("API_URL".into(), api_url.to_string()),
+        (
+            "DEV_ADMIN_TOKEN".into(),
+            tokens.mint(TENANT, "demo-admin", "admin")?,
+        ),
+        (
+            "DEV_AGENT_TOKEN".into(),
+            tokens.mint(TENANT, "demo-agent", "agent")?,
+        ),
+        ("DEMO_TIMEZONE".into(), TIMEZONE.to_string()),
+        ("DEMO_PHONE_REGION".into(), PHONE_REGION.to_string()),
+    ];
+    let meta_secrets = || {
+        Secrets::default()
+            .with("app_secret", random_secret())
+            .with("verify_token", random_secret())
+    };
+    let public_key = format!("pk_{}", random_secret());
+    let connections = [
+        (
+            Provider::Whatsapp,
+            "demo-whatsapp",
+            WHATSAPP_PHONE_NUMBER_ID,
+            meta_secrets(),
+            vec![],
+        ),
+        (
+            Provider::Instagram,
+            "demo-instagram",
+            INSTAGRAM_ACCOUNT_ID,
+            meta_secrets(),
+            vec![],
+        ),
+        (
+            Provider::TwilioSms,
+            "demo-sms",
+            SMS_ACCOUNT_SID,
+            Secrets::default().with("auth_token", random_secret()),
+            vec![("number", SMS_NUMBER.to_string())],
+        ),
+        (
+            Provider::Chat,
+            "demo-chat",
+            "",
+            Secrets::default(),
+            vec![
+                ("public_key", public_key.clone()),
+                ("allowed_origins", CHAT_ORIGIN.to_string()),
+            ],
+        ),
+    ];
+    for (provider, id, external, secrets, config) in connections {
+        let connection = Connection {
+            connection_id: id.to_string(),
             tenant_id: TENANT.to_string(),
-            provider: Provider::Whatsapp,
-            external_id: Some(WHATSAPP_PHONE_NUMBER_ID.to_string()),
+            provider,
+            external_id: (!external.is_empty()).then(|| external.to_string()),
             // Backdated so the sample history (October 2026) is imported.
             connected_at: Utc
                 .with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
                 .single()
                 .unwrap_or_default(),
-            secrets: Secrets::default()
-                .with("app_secret", app_secret.clone())
-                .with("verify_token", verify_token.clone()),
-        })
-        .await?;
-    let pairs = [
-        ("API_URL", api_url.to_string()),
-        (
-            "DEV_ADMIN_TOKEN",
-            tokens.mint(TENANT, "demo-admin", "admin")?,
-        ),
-        (
-            "DEV_AGENT_TOKEN",
-            tokens.mint(TENANT, "demo-agent", "agent")?,
-        ),
-        ("DEMO_TIMEZONE", TIMEZONE.to_string()),
-        ("DEMO_PHONE_REGION", PHONE_REGION.to_string()),
-        ("WHATSAPP_CONNECTION", WHATSAPP_CONNECTION.to_string()),
-        ("WHATSAPP_APP_SECRET", app_secret),
-        ("WHATSAPP_VERIFY_TOKEN", verify_token),
-        (
-            "WHATSAPP_PHONE_NUMBER_ID",
-            WHATSAPP_PHONE_NUMBER_ID.to_string(),
-        ),
-    ];
-    Ok(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            config: config
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            secrets,
+        };
+        let secret = |name: &str| connection.secrets.get(name).unwrap_or_default().to_string();
+        let keys: Vec<(&str, String)> = match provider {
+            Provider::Whatsapp => vec![
+                ("WHATSAPP_CONNECTION", id.to_string()),
+                ("WHATSAPP_APP_SECRET", secret("app_secret")),
+                ("WHATSAPP_VERIFY_TOKEN", secret("verify_token")),
+                ("WHATSAPP_PHONE_NUMBER_ID", external.to_string()),
+            ],
+            Provider::Instagram => vec![
+                ("INSTAGRAM_CONNECTION", id.to_string()),
+                ("INSTAGRAM_APP_SECRET", secret("app_secret")),
+                ("INSTAGRAM_VERIFY_TOKEN", secret("verify_token")),
+                ("INSTAGRAM_ACCOUNT_ID", external.to_string()),
+            ],
+            Provider::TwilioSms => vec![
+                ("SMS_CONNECTION", id.to_string()),
+                ("SMS_AUTH_TOKEN", secret("auth_token")),
+                ("SMS_ACCOUNT_SID", external.to_string()),
+                ("SMS_NUMBER", SMS_NUMBER.to_string()),
+            ],
+            _ => vec![
+                ("CHAT_CONNECTION", id.to_string()),
+                ("CHAT_PUBLIC_KEY", public_key.clone()),
+                ("CHAT_ORIGIN", CHAT_ORIGIN.to_string()),
+            ],
+        };
+        env.extend(keys.into_iter().map(|(k, v)| (k.to_string(), v)));
+        store.put_connection(&connection).await?;
+    }
+    Ok(env)
 }
 
-/// Sample WhatsApp traffic, oldest first, including a status that arrives
-/// before the outbound message it belongs to.
-const DEMO_WHATSAPP: &[&str] = &[
-    "text_message.json",
-    "image_message.json",
-    "statuses_batch.json",
+/// Sample traffic from the fixtures' story, oldest first per channel,
+/// including an Instagram unsend and a WhatsApp status batch.
+const DEMO: &[(&str, &str)] = &[
+    ("instagram", "message.json"),
+    ("instagram", "image_message.json"),
+    ("instagram", "echo.json"),
+    ("instagram", "read.json"),
+    ("instagram", "deleted.json"),
+    ("whatsapp", "text_message.json"),
+    ("whatsapp", "image_message.json"),
+    ("whatsapp", "statuses_batch.json"),
+    ("twilio_sms", "inbound.form"),
 ];
 
-/// Posts the sample deliveries through the gateway, signed like Meta signs them.
+/// Posts the sample deliveries through the gateway, signed as each provider
+/// signs them, plus one website chat message.
 pub async fn post_demo_webhooks(gateway: &Gateway, env: &DevEnv) -> Result<usize, BoxError> {
     let get = |key: &str| {
         env.iter()
@@ -92,24 +163,62 @@ pub async fn post_demo_webhooks(gateway: &Gateway, env: &DevEnv) -> Result<usize
             .map(|(_, v)| v.clone())
             .ok_or_else(|| format!("{key} missing"))
     };
-    let secret = get("WHATSAPP_APP_SECRET")?;
-    let connection = get("WHATSAPP_CONNECTION")?;
-    let dir = crate::repo_root().join("tests/fixtures/whatsapp");
+    let api_url = get("API_URL")?;
+    let host = api_url.trim_start_matches("http://").to_string();
+    let fixtures = crate::repo_root().join("tests/fixtures");
     let mut posted = 0;
-    for name in DEMO_WHATSAPP {
-        let body = std::fs::read(dir.join(name))?;
-        let signature = format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), &body));
-        let request = http::Request::post(format!("/webhooks/whatsapp/{connection}"))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", signature)
-            .body(Bytes::from(body))?;
+    for (dir, name) in DEMO {
+        let body = std::fs::read(fixtures.join(dir).join(name))?;
+        let request = match *dir {
+            "whatsapp" | "instagram" => {
+                let prefix = dir.to_ascii_uppercase();
+                let secret = get(&format!("{prefix}_APP_SECRET"))?;
+                http::Request::post(format!(
+                    "/webhooks/{dir}/{}",
+                    get(&format!("{prefix}_CONNECTION"))?
+                ))
+                .header("content-type", "application/json")
+                .header(
+                    "x-hub-signature-256",
+                    format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), &body)),
+                )
+            }
+            _ => {
+                let path = format!("/webhooks/sms/{}", get("SMS_CONNECTION")?);
+                let url = format!("{api_url}{path}");
+                let signature = compute_signature(&get("SMS_AUTH_TOKEN")?, &url, &body);
+                http::Request::post(path)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-twilio-signature", signature)
+            }
+        }
+        .header("host", &host)
+        .body(Bytes::from(body))?;
         let response = gateway.handle(request).await;
         if !response.status().is_success() {
-            return Err(format!("demo webhook {name} answered {}", response.status()).into());
+            return Err(format!("demo webhook {dir}/{name} answered {}", response.status()).into());
         }
         posted += 1;
     }
-    Ok(posted)
+    let chat = serde_json::json!({
+        "visitor_id": "v_demo_visitor",
+        "message_id": "m_demo_1",
+        "sent_at": "2026-10-25T19:30:00.000Z",
+        "text": "Hi! Do you have a free slot for a trim next week?",
+        "visitor": { "name": "Maya", "email": "maya.lopez@example.com" },
+        "page": { "url": "https://lumierehair.example/prices?utm_source=instagram&utm_medium=bio", "referrer": "https://l.instagram.com/" }
+    });
+    let request = http::Request::post(format!("/webhooks/chat/{}", get("CHAT_CONNECTION")?))
+        .header("content-type", "application/json")
+        .header("x-chat-key", get("CHAT_PUBLIC_KEY")?)
+        .header("origin", get("CHAT_ORIGIN")?)
+        .header("host", &host)
+        .body(Bytes::from(chat.to_string()))?;
+    let response = gateway.handle(request).await;
+    if !response.status().is_success() {
+        return Err(format!("demo chat message answered {}", response.status()).into());
+    }
+    Ok(posted + 1)
 }
 
 pub fn write_env_file(env: &DevEnv) -> Result<std::path::PathBuf, BoxError> {

@@ -2,8 +2,11 @@
 //! API Gateway route key, so stage prefixes and custom domains do not matter.
 
 mod auth;
+mod body;
+mod connections;
 mod contacts;
 mod cursor;
+mod messages;
 mod params;
 
 pub use auth::{Caller, Role};
@@ -42,6 +45,19 @@ async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiE
         "GET /contacts/{contact}" => contacts::get(deps, &caller, &contact()?).await,
         "GET /contacts/{contact}/timeline" => {
             contacts::timeline(deps, &caller, &contact()?, request).await
+        }
+        "POST /contacts/{contact}/messages" => {
+            messages::send(deps, &caller, &contact()?, request).await
+        }
+        "GET /connections" => connections::list(deps, &caller, request).await,
+        "POST /connections" => connections::create(deps, &caller, request).await,
+        "DELETE /connections/{connection}" => {
+            let connection = request
+                .path_parameters_ref()
+                .and_then(|p| p.first("connection"))
+                .unwrap_or_default()
+                .to_string();
+            connections::delete(deps, &caller, &connection).await
         }
         _ => Err(ApiError::NotFound(format!("no route for '{route_key}'"))),
     }

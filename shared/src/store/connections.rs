@@ -4,7 +4,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+
+use super::{Store, StoreError, lost_race, s};
 use crate::keys;
 use crate::model::Provider;
 
@@ -40,7 +42,23 @@ pub struct Connection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     pub connected_at: DateTime<Utc>,
+    /// Settings that are not secret (a chat widget's public key and allowed
+    /// origins, the business phone number); shown in listings.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
     pub secrets: Secrets,
+}
+
+/// What a tenant sees of a connection: everything but the secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionSummary {
+    pub connection_id: String,
+    pub provider: Provider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub connected_at: DateTime<Utc>,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -52,15 +70,24 @@ struct ConnectionItem {
 }
 
 /// The tenant's own list of its connections, without secrets.
-#[derive(Serialize)]
-struct ConnectionListingItem<'a> {
+#[derive(Serialize, Deserialize)]
+struct ConnectionListingItem {
     pk: String,
     sk: String,
-    connection_id: &'a str,
-    provider: Provider,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    external_id: Option<&'a str>,
-    connected_at: DateTime<Utc>,
+    #[serde(flatten)]
+    summary: ConnectionSummary,
+}
+
+impl Connection {
+    pub fn summary(&self) -> ConnectionSummary {
+        ConnectionSummary {
+            connection_id: self.connection_id.clone(),
+            provider: self.provider,
+            external_id: self.external_id.clone(),
+            connected_at: self.connected_at,
+            config: self.config.clone(),
+        }
+    }
 }
 
 impl Store {
@@ -89,10 +116,7 @@ impl Store {
         let listing = serde_dynamo::to_item(ConnectionListingItem {
             pk: keys::tenant_pk(&connection.tenant_id),
             sk: keys::connection_sk(connection.provider, &connection.connection_id),
-            connection_id: &connection.connection_id,
-            provider: connection.provider,
-            external_id: connection.external_id.as_deref(),
-            connected_at: connection.connected_at,
+            summary: connection.summary(),
         })?;
         self.db
             .transact_write_items()
@@ -101,6 +125,66 @@ impl Store {
             .send()
             .await?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn connections(&self, tenant: &str) -> Result<Vec<ConnectionSummary>, StoreError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(":p", s("CONN#"))
+            .send()
+            .await?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item::<_, ConnectionListingItem>(item)?.summary))
+            .collect()
+    }
+
+    /// Disconnects: the webhook URL answers 404 from now on. False when the
+    /// tenant has no such connection.
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_connection(
+        &self,
+        tenant: &str,
+        connection: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(existing) = self.connection(connection).await? else {
+            return Ok(false);
+        };
+        if existing.tenant_id != tenant {
+            return Ok(false);
+        }
+        let route = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::connection_route_pk(connection)))
+            .key("sk", s(keys::CONNECTION_ROUTE_SK))
+            .condition_expression("tenant_id = :t")
+            .expression_attribute_values(":t", s(tenant))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let listing = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::connection_sk(existing.provider, connection)))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(route).build())
+            .transact_items(TransactWriteItem::builder().delete(listing).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if lost_race(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, page_query_limit, s, take_page};
-use crate::identity::Identity;
+use crate::identity::{Identity, IdentityKind};
 use crate::keys;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,15 +43,155 @@ struct ProfileItem {
 }
 
 #[derive(Serialize, Deserialize)]
-struct IdentityItem {
-    pk: String,
-    sk: String,
-    contact_id: String,
+pub(super) struct IdentityItem {
+    pub(super) pk: String,
+    pub(super) sk: String,
+    pub(super) contact_id: String,
     #[serde(flatten)]
-    identity: Identity,
+    pub(super) identity: Identity,
 }
 
 impl Store {
+    /// The contact for a delivery that names several identities of one
+    /// person (a chat visitor's email, phone and visitor id; a payer's email
+    /// and phone). Unheld identities are added to that contact; an anonymous
+    /// contact (visitor ids only) holding one is merged into it. Two contacts
+    /// that are both known people are never merged here: that is a
+    /// duplicate suggestion for staff.
+    #[tracing::instrument(skip_all)]
+    pub async fn resolve_contact_with(
+        &self,
+        tenant: &str,
+        primary: &Identity,
+        linked: &[Identity],
+        display_name: Option<&str>,
+        first_seen: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let mut target = self.identity_owner(tenant, primary).await?;
+        if target.is_none() {
+            let mut anonymous = None;
+            for identity in linked {
+                let Some(owner) = self.identity_owner(tenant, identity).await? else {
+                    continue;
+                };
+                if self.is_anonymous(tenant, &owner).await? {
+                    anonymous.get_or_insert(owner);
+                } else {
+                    target = Some(owner);
+                    break;
+                }
+            }
+            target = target.or(anonymous);
+        }
+        let contact = match target {
+            Some(contact) => {
+                self.link_identity(tenant, &contact, primary).await?;
+                contact
+            }
+            None => {
+                self.resolve_contact(tenant, primary, display_name, first_seen)
+                    .await?
+            }
+        };
+        for identity in linked {
+            self.link_identity(tenant, &contact, identity).await?;
+        }
+        Ok(contact)
+    }
+
+    pub(super) async fn identity_owner(
+        &self,
+        tenant: &str,
+        identity: &Identity,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            match self
+                .get(&keys::identity_pk(tenant, identity), keys::IDENTITY_SK)
+                .await?
+            {
+                Some(item) => Some(serde_dynamo::from_item::<_, IdentityItem>(item)?.contact_id),
+                None => None,
+            },
+        )
+    }
+
+    pub(super) async fn identity_links(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<Vec<IdentityItem>, StoreError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", s(keys::contact_pk(tenant, contact)))
+            .expression_attribute_values(":p", s("IDENT#"))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item(item)?))
+            .collect()
+    }
+
+    /// Known only by anonymous visitor ids.
+    async fn is_anonymous(&self, tenant: &str, contact: &str) -> Result<bool, StoreError> {
+        let links = self.identity_links(tenant, contact).await?;
+        Ok(links
+            .iter()
+            .all(|l| l.identity.kind == IdentityKind::Visitor))
+    }
+
+    /// Gives `identity` to `contact` if nobody holds it.
+    async fn link_identity(
+        &self,
+        tenant: &str,
+        contact: &str,
+        identity: &Identity,
+    ) -> Result<(), StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            match self.identity_owner(tenant, identity).await? {
+                Some(owner) if owner == contact => return Ok(()),
+                Some(owner) => {
+                    if self.is_anonymous(tenant, &owner).await? {
+                        self.merge_contact(tenant, &owner, contact).await?;
+                    }
+                    return Ok(());
+                }
+                None => {
+                    let owner = serde_dynamo::to_item(IdentityItem {
+                        pk: keys::identity_pk(tenant, identity),
+                        sk: keys::IDENTITY_SK.to_string(),
+                        contact_id: contact.to_string(),
+                        identity: identity.clone(),
+                    })?;
+                    let link = serde_dynamo::to_item(IdentityItem {
+                        pk: keys::contact_pk(tenant, contact),
+                        sk: keys::identity_link_sk(identity),
+                        contact_id: contact.to_string(),
+                        identity: identity.clone(),
+                    })?;
+                    let result = self
+                        .db
+                        .transact_write_items()
+                        .transact_items(self.put_new(owner)?)
+                        .transact_items(self.put(link)?)
+                        .send()
+                        .await;
+                    match result {
+                        Ok(_) => return Ok(()),
+                        Err(e) if lost_race(&e) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        Err(StoreError::Contention(keys::identity_pk(tenant, identity)))
+    }
+
     /// The contact holding `identity`, created atomically if nobody holds it:
     /// two first messages racing from one person still make one contact.
     #[tracing::instrument(skip(self, display_name))]
@@ -148,21 +288,12 @@ impl Store {
             return Ok(None);
         };
         let profile = serde_dynamo::from_item::<_, ProfileItem>(profile)?.profile;
-        let links = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":p", s("IDENT#"))
-            .send()
-            .await?;
-        let identities = links
-            .items
-            .unwrap_or_default()
+        let identities = self
+            .identity_links(tenant, contact)
+            .await?
             .into_iter()
-            .map(|item| Ok(serde_dynamo::from_item::<_, IdentityItem>(item)?.identity))
-            .collect::<Result<_, StoreError>>()?;
+            .map(|link| link.identity)
+            .collect();
         Ok(Some(ContactView {
             profile,
             identities,

@@ -15,9 +15,29 @@ const PARKED_STATUS_TTL_DAYS: i64 = 30;
 pub enum RecordOutcome {
     Created {
         event_id: String,
+        event_pk: String,
+        event_sk: String,
     },
-    /// The provider redelivered a message we already hold.
-    Duplicate,
+    /// A redelivery (or a client retry) of a message we already hold.
+    Duplicate { event_pk: String, event_sk: String },
+}
+
+impl RecordOutcome {
+    fn event_key(&self) -> (&str, &str) {
+        match self {
+            RecordOutcome::Created {
+                event_pk, event_sk, ..
+            }
+            | RecordOutcome::Duplicate { event_pk, event_sk } => (event_pk, event_sk),
+        }
+    }
+}
+
+fn recorded(pm: &ProviderMessageItem) -> Option<RecordOutcome> {
+    Some(RecordOutcome::Duplicate {
+        event_pk: pm.event_pk.clone()?,
+        event_sk: pm.event_sk.clone()?,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,9 +48,13 @@ pub struct TimelinePage {
 }
 
 #[derive(Serialize, Deserialize)]
-struct EventItem {
-    pk: String,
-    sk: String,
+pub(super) struct EventItem {
+    pub(super) pk: String,
+    pub(super) sk: String,
+    /// Keys of the provider-message items that point at this event, so a
+    /// merge can re-point them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) claims: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi2pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,17 +62,18 @@ struct EventItem {
     gsi3pk: String,
     gsi3sk: String,
     #[serde(flatten)]
-    event: TimelineEvent,
+    pub(super) event: TimelineEvent,
 }
 
 impl EventItem {
-    fn new(tenant: &str, event: TimelineEvent) -> Self {
+    pub(super) fn new(tenant: &str, event: TimelineEvent, claims: Vec<String>) -> Self {
         let pk = keys::contact_pk(tenant, &event.contact_id);
         let sk = keys::event_sk(event.occurred_at, &event.event_id);
         let gsi2pk = event
             .channel
             .map(|c| keys::contact_channel_pk(tenant, &event.contact_id, c));
         Self {
+            claims,
             gsi2sk: gsi2pk.as_ref().map(|_| sk.clone()),
             gsi2pk,
             gsi3pk: keys::tenant_day_pk(tenant, event.occurred_at, &event.event_id),
@@ -86,6 +111,13 @@ struct ProviderMessageItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
 }
+
+pub const METRICS_SK: &str = "METRICS";
+
+/// Message counters of one contact (`messages_in`, `messages_out`,
+/// `channel_<name>`), kept exact because they change in the same
+/// transaction that stores the message.
+pub type MetricCounters = std::collections::BTreeMap<String, i64>;
 
 fn parked_expiry() -> i64 {
     (Utc::now() + Duration::days(PARKED_STATUS_TTL_DAYS)).timestamp()
@@ -138,20 +170,40 @@ impl Store {
     }
 
     /// Stores a message exactly once per provider message id, applying any
-    /// status that arrived before it.
-    #[tracing::instrument(skip(self, incoming), fields(provider_id = %incoming.provider_message_id))]
+    /// status or deletion that arrived before it.
     pub async fn record_message(
         &self,
         tenant: &str,
         contact: &str,
         incoming: &IncomingMessage,
     ) -> Result<RecordOutcome, StoreError> {
+        self.record_message_once(tenant, contact, incoming, None)
+            .await
+    }
+
+    /// As `record_message`, and also at most once per `idempotency_key`
+    /// (a client's retry of `POST /contacts/{contact}/messages`).
+    #[tracing::instrument(skip(self, incoming, idempotency_key), fields(provider_id = %incoming.provider_message_id))]
+    pub async fn record_message_once(
+        &self,
+        tenant: &str,
+        contact: &str,
+        incoming: &IncomingMessage,
+        idempotency_key: Option<&str>,
+    ) -> Result<RecordOutcome, StoreError> {
+        let key_pk = idempotency_key.map(|k| keys::idempotency_pk(tenant, k));
         for _ in 0..MAX_ATTEMPTS {
+            if let Some(key_pk) = &key_pk
+                && let Some(item) = self.get(key_pk, keys::PROVIDER_MESSAGE_SK).await?
+                && let Some(existing) = recorded(&serde_dynamo::from_item(item)?)
+            {
+                return Ok(existing);
+            }
             let pm = self
                 .provider_message(tenant, incoming.provider, &incoming.provider_message_id)
                 .await?;
-            if pm.event_sk.is_some() {
-                return Ok(RecordOutcome::Duplicate);
+            if let Some(existing) = recorded(&pm) {
+                return Ok(existing);
             }
             let mut message = incoming.message.clone();
             if pm.deleted {
@@ -163,6 +215,9 @@ impl Store {
                 message.status_error = pm.status_error.clone();
             }
             let event_id = Ulid::from_datetime(incoming.occurred_at.into()).to_string();
+            let claims = std::iter::once(pm.pk.clone())
+                .chain(key_pk.clone())
+                .collect();
             let item = EventItem::new(
                 tenant,
                 TimelineEvent {
@@ -175,28 +230,58 @@ impl Store {
                     provider_ref: Some(incoming.provider_message_id.clone()),
                     detail: EventDetail::Message(message),
                 },
+                claims,
             );
+            let (event_pk, event_sk) = (item.pk.clone(), item.sk.clone());
             let read_version = pm.version;
             let claimed = ProviderMessageItem {
-                event_pk: Some(item.pk.clone()),
-                event_sk: Some(item.sk.clone()),
+                event_pk: Some(event_pk.clone()),
+                event_sk: Some(event_sk.clone()),
                 expires_at: None,
                 ..pm
             };
-            let result = self
+            let mut transaction = self
                 .db
                 .transact_write_items()
                 .transact_items(self.put_versioned(claimed, read_version)?)
                 .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(RecordOutcome::Created { event_id }),
+                .transact_items(self.count_message(tenant, contact, incoming)?);
+            if let Some(key_pk) = &key_pk {
+                let key_item = ProviderMessageItem {
+                    pk: key_pk.clone(),
+                    sk: keys::PROVIDER_MESSAGE_SK.to_string(),
+                    event_pk: Some(event_pk.clone()),
+                    event_sk: Some(event_sk.clone()),
+                    ..Default::default()
+                };
+                transaction = transaction.transact_items(self.put_versioned(key_item, 0)?);
+            }
+            match transaction.send().await {
+                Ok(_) => {
+                    return Ok(RecordOutcome::Created {
+                        event_id,
+                        event_pk,
+                        event_sk,
+                    });
+                }
                 Err(e) if lost_race(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(StoreError::Contention(incoming.provider_message_id.clone()))
+    }
+
+    /// The event a provider-message or idempotency item points at. The key
+    /// comes from a tenant-scoped item, so it stays in that tenant.
+    pub async fn recorded_event(
+        &self,
+        outcome: &RecordOutcome,
+    ) -> Result<Option<TimelineEvent>, StoreError> {
+        let (pk, sk) = outcome.event_key();
+        Ok(match self.get(pk, sk).await? {
+            Some(item) => Some(serde_dynamo::from_item::<_, EventItem>(item)?.event),
+            None => None,
+        })
     }
 
     /// Applies a delivery status monotonically. A status for a message not
@@ -246,6 +331,49 @@ impl Store {
             }
         }
         Err(StoreError::Contention(update.provider_message_id.clone()))
+    }
+
+    fn count_message(
+        &self,
+        tenant: &str,
+        contact: &str,
+        incoming: &IncomingMessage,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let direction = match incoming.message.direction {
+            crate::model::Direction::Inbound => "messages_in",
+            crate::model::Direction::Outbound => "messages_out",
+        };
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::contact_pk(tenant, contact)))
+            .key("sk", s(METRICS_SK))
+            .update_expression("ADD #dir :one, #ch :one")
+            .expression_attribute_names("#dir", direction)
+            .expression_attribute_names("#ch", format!("channel_{}", incoming.channel.as_str()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build())
+    }
+
+    pub async fn metric_counters(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<MetricCounters, StoreError> {
+        let item = self
+            .get(&keys::contact_pk(tenant, contact), METRICS_SK)
+            .await?
+            .unwrap_or_default();
+        Ok(item
+            .into_iter()
+            .filter_map(|(name, value)| match value {
+                AttributeValue::N(n) => n.parse().ok().map(|n| (name, n)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Erases a message's content for good. A deletion for a message not

@@ -5,11 +5,12 @@
 mod connections;
 mod contacts;
 mod events;
+mod merge;
 mod settings;
 
-pub use connections::{Connection, Secrets};
+pub use connections::{Connection, ConnectionSummary, Secrets};
 pub use contacts::{ContactPage, ContactProfile, ContactView};
-pub use events::{RecordOutcome, TimelinePage};
+pub use events::{MetricCounters, RecordOutcome, TimelinePage};
 pub use settings::TenantSettings;
 
 use std::collections::HashMap;
@@ -82,6 +83,16 @@ impl Store {
     /// A Put that fails if the item already exists.
     pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         self.put_if(item, "attribute_not_exists(pk)", None)
+    }
+
+    /// A Put that overwrites whatever is there (idempotent writes).
+    pub(crate) fn put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     pub(crate) fn put_if(

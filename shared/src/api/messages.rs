@@ -1,0 +1,144 @@
+//! `POST /contacts/{contact}/messages`: a message the business sent (by an AI
+//! or a person), recorded once per `Idempotency-Key` and once per provider
+//! message id, so the provider's echo of it is not a second message.
+
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use ulid::Ulid;
+
+use super::{ApiDeps, Caller, body};
+use crate::channels::IncomingMessage;
+use crate::http::{ApiError, json};
+use crate::identity::{Identity, IdentityKind};
+use crate::model::{Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider};
+use crate::store::RecordOutcome;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundMessage {
+    channel: Channel,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    attachments: Vec<Attachment>,
+    /// `ai` or `human` (the calling user).
+    author: String,
+    /// The id the provider returned when the message was sent (wamid, mid,
+    /// MessageSid): its echo or status webhooks then find this message.
+    #[serde(default)]
+    provider_message_id: Option<String>,
+    #[serde(default)]
+    sent_at: Option<DateTime<Utc>>,
+}
+
+/// The provider whose ids a channel's messages carry.
+fn provider_of(channel: Channel) -> Provider {
+    match channel {
+        Channel::Whatsapp => Provider::Whatsapp,
+        Channel::Instagram => Provider::Instagram,
+        Channel::Sms => Provider::TwilioSms,
+        Channel::Email => Provider::Ses,
+        Channel::Chat => Provider::Chat,
+        Channel::Phone => Provider::TwilioVoice,
+    }
+}
+
+pub async fn send(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let idempotency_key = request
+        .headers()
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|k| (1..=200).contains(&k.len()) && !k.contains('#'))
+                .ok_or_else(|| {
+                    ApiError::bad_request("Idempotency-Key", "1 to 200 characters, no '#'")
+                })
+        })
+        .transpose()?;
+    let outbound: OutboundMessage = body::parse_json(request)?;
+    let author = match outbound.author.as_str() {
+        "ai" => Author::Ai,
+        "human" => Author::Human {
+            user_id: Some(caller.user_id.clone()),
+        },
+        _ => {
+            return Err(ApiError::bad_request(
+                "author",
+                "author must be ai or human",
+            ));
+        }
+    };
+    let text = outbound.body.filter(|b| !b.trim().is_empty());
+    if text.is_none() && outbound.attachments.is_empty() {
+        return Err(ApiError::bad_request(
+            "body",
+            "a message needs a body or attachments",
+        ));
+    }
+    let provider_message_id = match outbound.provider_message_id {
+        Some(id) if id.is_empty() || id.contains('#') => {
+            return Err(ApiError::bad_request(
+                "provider_message_id",
+                "must be non-empty, without '#'",
+            ));
+        }
+        Some(id) => id,
+        None => format!("api-{}", Ulid::new()),
+    };
+    let tenant = &caller.tenant_id;
+    if !deps.store.contact_exists(tenant, contact).await? {
+        return Err(ApiError::NotFound("no such contact".into()));
+    }
+    let message = IncomingMessage {
+        provider: provider_of(outbound.channel),
+        provider_message_id,
+        channel: outbound.channel,
+        // The contact is already known; identities play no part here.
+        customer: Identity {
+            kind: IdentityKind::Visitor,
+            value: contact.to_string(),
+        },
+        customer_name: None,
+        linked_identities: Vec::new(),
+        occurred_at: outbound.sent_at.unwrap_or_else(Utc::now),
+        message: Message {
+            direction: Direction::Outbound,
+            author,
+            body: text,
+            attachments: outbound.attachments,
+            status: Some(DeliveryStatus::Sent),
+            status_at: None,
+            status_error: None,
+            deleted: false,
+            source: None,
+        },
+    };
+    let outcome = deps
+        .store
+        .record_message_once(tenant, contact, &message, idempotency_key)
+        .await?;
+    if matches!(outcome, RecordOutcome::Created { .. }) {
+        deps.store
+            .touch_contact(tenant, contact, message.occurred_at)
+            .await?;
+    }
+    let event = deps
+        .store
+        .recorded_event(&outcome)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the recorded message is gone".into()))?;
+    // A replay answers with the message recorded the first time.
+    let status = match outcome {
+        RecordOutcome::Created { .. } => StatusCode::CREATED,
+        RecordOutcome::Duplicate { .. } => StatusCode::OK,
+    };
+    Ok(json(status, &event))
+}
