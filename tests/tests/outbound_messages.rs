@@ -1,0 +1,154 @@
+//! Messages the business sends, recorded through the API: idempotent per
+//! Idempotency-Key, and not duplicated by the provider's echo.
+
+use integration_tests::{TestStack, fixture, whatsapp_echo, whatsapp_status};
+use serde_json::json;
+
+const MAYA: &str = "447700900123";
+
+async fn maya(stack: &TestStack) -> (String, String) {
+    let connection = stack.whatsapp_connection("salon").await;
+    stack
+        .post_whatsapp(&connection, &fixture("whatsapp/text_message.json"))
+        .await;
+    stack.drain().await;
+    (connection, stack.only_contact("salon").await)
+}
+
+async fn send(
+    stack: &TestStack,
+    contact: &str,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> integration_tests::Reply {
+    let auth = format!("Bearer {}", stack.token("salon", "agent"));
+    let mut headers = vec![
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    if let Some(key) = key {
+        headers.push(("idempotency-key", key));
+    }
+    stack
+        .request(
+            "POST",
+            &format!("/contacts/{contact}/messages"),
+            &headers,
+            body.to_string().as_bytes(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_retried_send_records_one_message() {
+    let stack = TestStack::new().await;
+    let (_, contact) = maya(&stack).await;
+    let body = json!({ "channel": "whatsapp", "body": "Saturday 10:00 is yours!", "author": "ai" });
+    let first = send(&stack, &contact, Some("k-1"), body.clone()).await;
+    assert_eq!(first.status, 201, "{first:?}");
+    let again = send(&stack, &contact, Some("k-1"), body.clone()).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(first.json()["event_id"], again.json()["event_id"]);
+    assert_eq!(first.json()["author"]["kind"], "ai");
+
+    let human = send(
+        &stack,
+        &contact,
+        Some("k-2"),
+        json!({ "channel": "sms", "body": "Reminder: tomorrow 10:00", "author": "human" }),
+    )
+    .await;
+    assert_eq!(human.status, 201);
+    assert_eq!(human.json()["author"]["user_id"], "salon-agent");
+
+    let timeline = stack.timeline("salon", &contact, "").await;
+    assert_eq!(timeline["items"].as_array().unwrap().len(), 3);
+    let counters = stack
+        .store()
+        .metric_counters("salon", &contact)
+        .await
+        .unwrap();
+    assert_eq!(counters["messages_out"], 2);
+    assert_eq!(counters["messages_in"], 1);
+}
+
+#[tokio::test]
+async fn the_provider_echo_of_a_sent_message_is_not_a_second_message() {
+    let stack = TestStack::new().await;
+    let (connection, contact) = maya(&stack).await;
+    let wamid = "wamid.sent-by-api";
+    let sent = send(&stack, &contact, None, json!({
+        "channel": "whatsapp", "body": "Your deposit link", "author": "ai", "provider_message_id": wamid
+    }))
+    .await;
+    assert_eq!(sent.status, 201, "{sent:?}");
+    stack
+        .post_whatsapp(
+            &connection,
+            &whatsapp_echo(wamid, MAYA, 1_792_570_930, "Your deposit link"),
+        )
+        .await;
+    stack
+        .post_whatsapp(
+            &connection,
+            &whatsapp_status(wamid, MAYA, 1_792_570_934, "read"),
+        )
+        .await;
+    stack.drain().await;
+    let timeline = stack.timeline("salon", &contact, "").await;
+    let items = timeline["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let sent_item = items.iter().find(|i| i["provider_ref"] == wamid).unwrap();
+    assert_eq!(sent_item["author"]["kind"], "ai", "the API's author wins");
+    assert_eq!(sent_item["status"], "read");
+}
+
+#[tokio::test]
+async fn bad_sends_are_refused_and_change_nothing() {
+    let stack = TestStack::new().await;
+    let (_, contact) = maya(&stack).await;
+    for (body, field) in [
+        (
+            json!({ "channel": "fax", "body": "x", "author": "ai" }),
+            "channel",
+        ),
+        (
+            json!({ "channel": "sms", "body": " ", "author": "ai" }),
+            "body",
+        ),
+        (
+            json!({ "channel": "sms", "body": "x", "author": "robot" }),
+            "author",
+        ),
+        (json!({ "channel": "sms", "body": "x" }), "body"),
+    ] {
+        let reply = send(&stack, &contact, None, body.clone()).await;
+        assert_eq!(reply.status, 400, "{body}");
+        assert_eq!(reply.content_type, "application/problem+json");
+        if field != "body" || body.get("author").is_some() {
+            assert_eq!(reply.json()["field"], field, "{body}");
+        }
+    }
+    let other = send(
+        &stack,
+        "01J00000000000000000000000",
+        None,
+        json!({ "channel": "sms", "body": "x", "author": "ai" }),
+    )
+    .await;
+    assert_eq!(other.status, 404);
+    let rival_auth = format!("Bearer {}", stack.token("rival", "admin"));
+    let rival = stack
+        .request(
+            "POST",
+            &format!("/contacts/{contact}/messages"),
+            &[("authorization", &rival_auth)],
+            json!({ "channel": "sms", "body": "x", "author": "ai" })
+                .to_string()
+                .as_bytes(),
+        )
+        .await;
+    assert_eq!(rival.status, 404);
+    let timeline = stack.timeline("salon", &contact, "").await;
+    assert_eq!(timeline["items"].as_array().unwrap().len(), 1);
+}
