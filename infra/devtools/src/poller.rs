@@ -30,6 +30,8 @@ pub struct QueuePoller {
 pub struct PollOutcome {
     pub received: usize,
     pub failed: usize,
+    /// Time spent inside the function (what Lambda would bill).
+    pub handler_time: Duration,
 }
 
 impl QueuePoller {
@@ -70,11 +72,13 @@ impl QueuePoller {
             })
             .collect();
         let event: SqsEvent = serde_json::from_value(json!({ "Records": records }))?;
+        let invoked = std::time::Instant::now();
         let response = self
             .functions
             .invoke_sqs(&self.binary, event)
             .await
             .ok_or_else(|| format!("no SQS function named {}", self.binary))?;
+        let handler_time = invoked.elapsed();
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -114,6 +118,7 @@ impl QueuePoller {
         Ok(PollOutcome {
             received: messages.len(),
             failed: failed.len(),
+            handler_time,
         })
     }
 
