@@ -108,6 +108,16 @@ async fn instagram_rejects_bad_signature_and_malformed_body() {
         .await;
     assert_eq!(reply.json()["field"], "entry[0].messaging[0].timestamp");
     assert_nothing_queued(&stack, reply, 400).await;
+    // Meta's subscription handshake on the Instagram webhook.
+    let handshake = stack
+        .request(
+            "GET",
+            &format!("/webhooks/instagram/{connection}?hub.mode=subscribe&hub.challenge=77&hub.verify_token=test_verify_token"),
+            &[],
+            b"",
+        )
+        .await;
+    assert_eq!(&handshake.body[..], b"77");
     // The WhatsApp connection's webhook is not the Instagram one.
     let whatsapp = stack.connection("salon", Provider::Whatsapp).await;
     let reply = stack.post_instagram(&whatsapp, &body).await;

@@ -517,6 +517,77 @@ mod tests {
         assert_eq!(m.customer_name.as_deref(), Some("Maya López"));
     }
 
+    fn single(message: serde_json::Value) -> IncomingMessage {
+        let body = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "changes": [{ "field": "messages", "value": { "messages": [message] } }] }]
+        });
+        match parse(&serde_json::to_vec(&body).unwrap(), &ctx())
+            .unwrap()
+            .remove(0)
+        {
+            CanonicalEvent::Message(m) => m,
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_message_type_keeps_what_staff_need() {
+        let base = |kind: &str, content: serde_json::Value| {
+            let mut m = serde_json::json!({"from": "447700900123", "id": format!("w.{kind}"), "timestamp": "1792570441", "type": kind});
+            m[kind] = content;
+            single(m)
+        };
+        for kind in ["audio", "video", "document", "sticker"] {
+            let m = base(
+                kind,
+                serde_json::json!({"id": "media-1", "mime_type": "x/y", "filename": "f.pdf"}),
+            );
+            assert_eq!(m.message.attachments[0].kind, kind);
+            assert_eq!(
+                m.message.attachments[0].media_id.as_deref(),
+                Some("media-1")
+            );
+        }
+        let location = base(
+            "location",
+            serde_json::json!({"latitude": 51.5, "longitude": -0.12, "name": "Salon", "address": "1 High St"}),
+        );
+        assert_eq!(
+            location.message.body.as_deref(),
+            Some("Salon, 1 High St (51.500000,-0.120000)")
+        );
+        let contacts = base(
+            "contacts",
+            serde_json::json!([{"name": {"formatted_name": "Ana Silva"}}]),
+        );
+        assert_eq!(contacts.message.body.as_deref(), Some("Ana Silva"));
+        assert_eq!(contacts.message.attachments[0].kind, "contacts");
+        let button = base(
+            "interactive",
+            serde_json::json!({"type": "button_reply", "button_reply": {"id": "b1", "title": "Saturday 10:00"}}),
+        );
+        assert_eq!(button.message.body.as_deref(), Some("Saturday 10:00"));
+        let list = base(
+            "interactive",
+            serde_json::json!({"type": "list_reply", "list_reply": {"id": "l1", "title": "Balayage"}}),
+        );
+        assert_eq!(list.message.body.as_deref(), Some("Balayage"));
+        let template_button = base(
+            "button",
+            serde_json::json!({"text": "Confirm", "payload": "ok"}),
+        );
+        assert_eq!(template_button.message.body.as_deref(), Some("Confirm"));
+        let reaction = base(
+            "reaction",
+            serde_json::json!({"message_id": "w.1", "emoji": "❤️"}),
+        );
+        assert_eq!(reaction.message.body.as_deref(), Some("❤️"));
+        assert_eq!(reaction.message.attachments[0].kind, "reaction");
+        let unknown = base("order", serde_json::json!({}));
+        assert_eq!(unknown.message.attachments[0].kind, "order");
+    }
+
     #[test]
     fn malformed_payloads_name_the_field() {
         let err = parse(b"{\"object\":\"page\",\"entry\":[]}", &ctx()).unwrap_err();

@@ -1,0 +1,88 @@
+//! Nothing is lost when DynamoDB cannot be reached: the batch reports its
+//! records as failed, they stay on the queue, and a later attempt stores them.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use integration_tests::{TestStack, fixture};
+use shared::delivery::DeliveryQueue;
+use shared::normalize::{self, NormalizeDeps};
+use shared::store::Store;
+
+#[tokio::test]
+async fn records_survive_an_unreachable_table() {
+    let stack = TestStack::new().await;
+    let connection = stack.whatsapp_connection("salon").await;
+    stack
+        .post_whatsapp(&connection, &fixture("whatsapp/text_message.json"))
+        .await;
+
+    // A DynamoDB endpoint where nothing listens, with the SDK's retries.
+    let unreachable = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .build(),
+    );
+    let ingest = stack.local.queue("IngestQueue").unwrap();
+    let outage = NormalizeDeps {
+        store: Store::new(unreachable, stack.local.table.clone()),
+        deliveries: DeliveryQueue::new(
+            stack.clients.sqs.clone(),
+            ingest.url.clone(),
+            stack.clients.s3.clone(),
+            stack.local.bucket("BlobBucket").unwrap().to_string(),
+        ),
+    };
+    let received = stack
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&ingest.url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    let records: Vec<_> = received
+        .iter()
+        .map(|m| serde_json::json!({ "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body }))
+        .collect();
+    let event: SqsEvent =
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+    let response = normalize::handle_batch(&outage, event).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "reported, not swallowed"
+    );
+    assert_eq!(
+        Some(response.batch_item_failures[0].item_identifier.as_str()),
+        received[0].message_id.as_deref()
+    );
+
+    // SQS makes the record visible again (the poller does what Lambda does).
+    stack
+        .clients
+        .sqs
+        .change_message_visibility()
+        .queue_url(&ingest.url)
+        .receipt_handle(received[0].receipt_handle.clone().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stack.drain().await, 1);
+    let contact = stack.only_contact("salon").await;
+    assert_eq!(
+        stack.timeline("salon", &contact, "").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
