@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use ulid::Ulid;
 
-use crate::channels::{self, chat, meta, twilio_signature};
+use crate::channels::{self, calcom, chat, meta, postmark, stripe, twilio_signature};
 use crate::delivery::{Delivery, DeliveryQueue, Payload};
 use crate::http::{ApiError, finish, json, text};
 use crate::model::Provider;
@@ -72,6 +72,40 @@ fn authenticate(connection: &Connection, request: &Request) -> Result<(), ApiErr
                 header(request, twilio_signature::SIGNATURE_HEADER),
             ),
             "X-Twilio-Signature",
+        ),
+        Provider::TwilioVoice => (
+            twilio_signature::signature_is_valid(
+                secret("auth_token"),
+                &request.uri().to_string(),
+                body,
+                header(request, twilio_signature::SIGNATURE_HEADER),
+            ),
+            "X-Twilio-Signature",
+        ),
+        Provider::Stripe => (
+            stripe::signature_is_valid(
+                secret("webhook_secret"),
+                body,
+                header(request, stripe::SIGNATURE_HEADER),
+                Utc::now(),
+            ),
+            "Stripe-Signature (or its timestamp is older than 5 minutes)",
+        ),
+        Provider::Calcom => (
+            calcom::signature_is_valid(
+                secret("webhook_secret"),
+                body,
+                header(request, calcom::SIGNATURE_HEADER),
+            ),
+            "X-Cal-Signature-256",
+        ),
+        Provider::Postmark => (
+            postmark::basic_auth_is_valid(
+                secret("basic_user"),
+                secret("basic_password"),
+                header(request, postmark::AUTHORIZATION_HEADER),
+            ),
+            "HTTP basic credentials",
         ),
         Provider::Chat => {
             let config = |name: &str| {

@@ -66,6 +66,12 @@ pub fn provider_message_pk(tenant: &str, provider: Provider, provider_id: &str) 
     format!("T#{tenant}#PM#{}#{provider_id}", provider.as_str())
 }
 
+/// A call, booking or payment: the provider's object that one timeline event
+/// follows through its life.
+pub fn object_pk(tenant: &str, provider: Provider, object_id: &str) -> String {
+    format!("T#{tenant}#OBJ#{}#{object_id}", provider.as_str())
+}
+
 /// A client's `Idempotency-Key`, scoped to the tenant.
 pub fn idempotency_pk(tenant: &str, key: &str) -> String {
     format!("T#{tenant}#IK#{key}")

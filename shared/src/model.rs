@@ -207,6 +207,9 @@ pub struct Booking {
     pub starts_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<DateTime<Utc>>,
+    /// A reschedule is a new booking; this is the one it replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_booking_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +219,10 @@ pub struct Payment {
     /// Minor units (pence, cents): money is never a float.
     pub amount_minor: i64,
     pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_minor: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +251,33 @@ pub enum EventDetail {
 }
 
 impl EventDetail {
+    /// Fills what this report left out from another report about the same
+    /// object (a completion report does not repeat what was booked).
+    pub fn fill_gaps_from(&mut self, other: &EventDetail) {
+        fn fill<T: Clone>(field: &mut Option<T>, other: &Option<T>) {
+            if field.is_none() {
+                field.clone_from(other);
+            }
+        }
+        match (self, other) {
+            (EventDetail::Call(a), EventDetail::Call(b)) => {
+                fill(&mut a.duration_secs, &b.duration_secs);
+                fill(&mut a.recording_url, &b.recording_url);
+            }
+            (EventDetail::Booking(a), EventDetail::Booking(b)) => {
+                fill(&mut a.service, &b.service);
+                fill(&mut a.starts_at, &b.starts_at);
+                fill(&mut a.ends_at, &b.ends_at);
+                fill(&mut a.replaces_booking_id, &b.replaces_booking_id);
+            }
+            (EventDetail::Payment(a), EventDetail::Payment(b)) => {
+                fill(&mut a.refunded_minor, &b.refunded_minor);
+                fill(&mut a.description, &b.description);
+            }
+            _ => {}
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             EventDetail::Message(_) => "message",

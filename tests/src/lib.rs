@@ -117,7 +117,19 @@ impl TestStack {
             ulid::Ulid::new().to_string().to_ascii_lowercase()
         );
         let (secrets, config) = match provider {
-            Provider::TwilioSms => (Secrets::default().with("auth_token", APP_SECRET), vec![]),
+            Provider::TwilioSms | Provider::TwilioVoice => {
+                (Secrets::default().with("auth_token", APP_SECRET), vec![])
+            }
+            Provider::Stripe | Provider::Calcom => (
+                Secrets::default().with("webhook_secret", APP_SECRET),
+                vec![],
+            ),
+            Provider::Postmark => (
+                Secrets::default()
+                    .with("basic_user", "postmark")
+                    .with("basic_password", APP_SECRET),
+                vec![],
+            ),
             Provider::Chat => (
                 Secrets::default(),
                 vec![("public_key", CHAT_KEY), ("allowed_origins", CHAT_ORIGIN)],
@@ -219,6 +231,70 @@ impl TestStack {
                 ("host", HOST),
                 ("content-type", "application/x-www-form-urlencoded"),
                 ("x-twilio-signature", &signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// POSTs a Twilio Voice status callback, signed like `post_sms`.
+    pub async fn post_voice(&self, connection: &str, body: &[u8]) -> Reply {
+        let path = format!("/webhooks/voice/{connection}");
+        let signature = compute_signature(APP_SECRET, &format!("http://{HOST}{path}"), body);
+        self.request(
+            "POST",
+            &path,
+            &[
+                ("host", HOST),
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("x-twilio-signature", &signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// POSTs a Stripe event signed at `signed_at` (unix seconds).
+    pub async fn post_stripe(&self, connection: &str, body: &[u8], signed_at: i64) -> Reply {
+        let v1 = shared::channels::stripe::compute_signature(APP_SECRET, signed_at, body);
+        let header = format!("t={signed_at},v1={v1}");
+        self.request(
+            "POST",
+            &format!("/webhooks/stripe/{connection}"),
+            &[
+                ("content-type", "application/json"),
+                ("stripe-signature", &header),
+            ],
+            body,
+        )
+        .await
+    }
+
+    pub async fn post_calcom(&self, connection: &str, body: &[u8]) -> Reply {
+        let signature = hmac_sha256_hex(APP_SECRET.as_bytes(), body);
+        self.request(
+            "POST",
+            &format!("/webhooks/calcom/{connection}"),
+            &[
+                ("content-type", "application/json"),
+                ("x-cal-signature-256", &signature),
+            ],
+            body,
+        )
+        .await
+    }
+
+    pub async fn post_postmark(&self, connection: &str, password: &str, body: &[u8]) -> Reply {
+        use base64::Engine;
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("postmark:{password}"));
+        let auth = format!("Basic {credentials}");
+        self.request(
+            "POST",
+            &format!("/webhooks/postmark/{connection}"),
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
             ],
             body,
         )

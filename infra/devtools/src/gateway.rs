@@ -71,6 +71,10 @@ impl Functions {
             "ingest-instagram" => ingest::handle(&self.ingest, Provider::Instagram, request).await,
             "ingest-sms" => ingest::handle(&self.ingest, Provider::TwilioSms, request).await,
             "ingest-chat" => ingest::handle(&self.ingest, Provider::Chat, request).await,
+            "ingest-voice" => ingest::handle(&self.ingest, Provider::TwilioVoice, request).await,
+            "ingest-postmark" => ingest::handle(&self.ingest, Provider::Postmark, request).await,
+            "ingest-stripe" => ingest::handle(&self.ingest, Provider::Stripe, request).await,
+            "ingest-calcom" => ingest::handle(&self.ingest, Provider::Calcom, request).await,
             "api" => api::handle(&self.api, request).await,
             _ => return None,
         })

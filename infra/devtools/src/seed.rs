@@ -1,8 +1,10 @@
 //! The demo tenant `demo`: settings, one connection per implemented provider
 //! with fresh secrets, and sample history delivered through the real webhooks.
 
+use base64::Engine;
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
+use shared::channels::stripe;
 use shared::channels::twilio_signature::compute_signature;
 use shared::model::Provider;
 use shared::signature::hmac_sha256_hex;
@@ -58,6 +60,7 @@ pub async fn seed(store: &Store, tokens: &DevTokens, api_url: &str) -> Result<De
             .with("verify_token", random_secret())
     };
     let public_key = format!("pk_{}", random_secret());
+    let twilio = || Secrets::default().with("auth_token", random_secret());
     let connections = [
         (
             Provider::Whatsapp,
@@ -77,8 +80,38 @@ pub async fn seed(store: &Store, tokens: &DevTokens, api_url: &str) -> Result<De
             Provider::TwilioSms,
             "demo-sms",
             SMS_ACCOUNT_SID,
-            Secrets::default().with("auth_token", random_secret()),
+            twilio(),
             vec![("number", SMS_NUMBER.to_string())],
+        ),
+        (
+            Provider::TwilioVoice,
+            "demo-voice",
+            SMS_ACCOUNT_SID,
+            twilio(),
+            vec![("number", SMS_NUMBER.to_string())],
+        ),
+        (
+            Provider::Postmark,
+            "demo-postmark",
+            "",
+            Secrets::default()
+                .with("basic_user", "postmark")
+                .with("basic_password", random_secret()),
+            vec![],
+        ),
+        (
+            Provider::Stripe,
+            "demo-stripe",
+            "",
+            Secrets::default().with("webhook_secret", format!("whsec_{}", random_secret())),
+            vec![],
+        ),
+        (
+            Provider::Calcom,
+            "demo-calcom",
+            "",
+            Secrets::default().with("webhook_secret", random_secret()),
+            vec![],
         ),
         (
             Provider::Chat,
@@ -128,6 +161,25 @@ pub async fn seed(store: &Store, tokens: &DevTokens, api_url: &str) -> Result<De
                 ("SMS_ACCOUNT_SID", external.to_string()),
                 ("SMS_NUMBER", SMS_NUMBER.to_string()),
             ],
+            Provider::TwilioVoice => vec![
+                ("VOICE_CONNECTION", id.to_string()),
+                ("VOICE_AUTH_TOKEN", secret("auth_token")),
+                ("VOICE_ACCOUNT_SID", external.to_string()),
+                ("VOICE_NUMBER", SMS_NUMBER.to_string()),
+            ],
+            Provider::Postmark => vec![
+                ("POSTMARK_CONNECTION", id.to_string()),
+                ("POSTMARK_USER", secret("basic_user")),
+                ("POSTMARK_PASSWORD", secret("basic_password")),
+            ],
+            Provider::Stripe => vec![
+                ("STRIPE_CONNECTION", id.to_string()),
+                ("STRIPE_WEBHOOK_SECRET", secret("webhook_secret")),
+            ],
+            Provider::Calcom => vec![
+                ("CALCOM_CONNECTION", id.to_string()),
+                ("CALCOM_SECRET", secret("webhook_secret")),
+            ],
             _ => vec![
                 ("CHAT_CONNECTION", id.to_string()),
                 ("CHAT_PUBLIC_KEY", public_key.clone()),
@@ -152,6 +204,16 @@ const DEMO: &[(&str, &str)] = &[
     ("whatsapp", "image_message.json"),
     ("whatsapp", "statuses_batch.json"),
     ("twilio_sms", "inbound.form"),
+    ("calcom", "booking_created.json"),
+    ("stripe", "payment_intent_succeeded.json"),
+    ("stripe", "checkout_session_completed.json"),
+    ("calcom", "booking_cancelled.json"),
+    ("stripe", "charge_refunded.json"),
+    ("calcom", "booking_rescheduled.json"),
+    ("twilio_voice", "no_answer_outbound.form"),
+    ("twilio_voice", "completed.form"),
+    ("calcom", "meeting_ended.json"),
+    ("postmark", "inbound.json"),
 ];
 
 /// Posts the sample deliveries through the gateway, signed as each provider
@@ -183,13 +245,53 @@ pub async fn post_demo_webhooks(gateway: &Gateway, env: &DevEnv) -> Result<usize
                     format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), &body)),
                 )
             }
-            _ => {
-                let path = format!("/webhooks/sms/{}", get("SMS_CONNECTION")?);
+            "twilio_sms" | "twilio_voice" => {
+                let (segment, prefix) = if *dir == "twilio_sms" {
+                    ("sms", "SMS")
+                } else {
+                    ("voice", "VOICE")
+                };
+                let path = format!(
+                    "/webhooks/{segment}/{}",
+                    get(&format!("{prefix}_CONNECTION"))?
+                );
                 let url = format!("{api_url}{path}");
-                let signature = compute_signature(&get("SMS_AUTH_TOKEN")?, &url, &body);
+                let signature =
+                    compute_signature(&get(&format!("{prefix}_AUTH_TOKEN"))?, &url, &body);
                 http::Request::post(path)
                     .header("content-type", "application/x-www-form-urlencoded")
                     .header("x-twilio-signature", signature)
+            }
+            "stripe" => {
+                let secret = get("STRIPE_WEBHOOK_SECRET")?;
+                let t = Utc::now().timestamp();
+                let signature =
+                    format!("t={t},v1={}", stripe::compute_signature(&secret, t, &body));
+                http::Request::post(format!("/webhooks/stripe/{}", get("STRIPE_CONNECTION")?))
+                    .header("content-type", "application/json")
+                    .header("stripe-signature", signature)
+            }
+            "calcom" => {
+                let secret = get("CALCOM_SECRET")?;
+                http::Request::post(format!("/webhooks/calcom/{}", get("CALCOM_CONNECTION")?))
+                    .header("content-type", "application/json")
+                    .header(
+                        "x-cal-signature-256",
+                        hmac_sha256_hex(secret.as_bytes(), &body),
+                    )
+            }
+            _ => {
+                let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    get("POSTMARK_USER")?,
+                    get("POSTMARK_PASSWORD")?
+                ));
+                http::Request::post(format!(
+                    "/webhooks/postmark/{}",
+                    get("POSTMARK_CONNECTION")?
+                ))
+                .header("content-type", "application/json")
+                .header("authorization", format!("Basic {credentials}"))
             }
         }
         .header("host", &host)

@@ -43,9 +43,11 @@ struct ConnectionView {
 fn requirements(provider: Provider) -> (&'static [&'static str], &'static [&'static str]) {
     match provider {
         Provider::Whatsapp | Provider::Instagram => (&["app_secret"], &[]),
-        Provider::TwilioSms => (&["auth_token"], &[]),
+        Provider::TwilioSms | Provider::TwilioVoice => (&["auth_token"], &[]),
+        Provider::Stripe => (&["webhook_secret"], &[]),
         Provider::Chat => (&[], &["allowed_origins"]),
-        _ => (&[], &[]),
+        Provider::Ses => (&[], &["topic_arn"]),
+        Provider::Calcom | Provider::Postmark => (&[], &[]),
     }
 }
 
@@ -54,7 +56,12 @@ pub fn provider_from_path(segment: &str) -> Option<Provider> {
         "whatsapp" => Provider::Whatsapp,
         "instagram" => Provider::Instagram,
         "sms" => Provider::TwilioSms,
+        "voice" => Provider::TwilioVoice,
+        "email" => Provider::Ses,
+        "postmark" => Provider::Postmark,
         "chat" => Provider::Chat,
+        "stripe" => Provider::Stripe,
+        "calcom" => Provider::Calcom,
         _ => return None,
     })
 }
@@ -166,6 +173,21 @@ pub async fn create(
         }
         Provider::Chat => {
             config.insert("public_key".into(), format!("pk_{}", random_token()));
+        }
+        // We choose these and the provider is told them, so we generate them.
+        Provider::Calcom if secrets.get("webhook_secret").is_none() => {
+            let secret = random_token();
+            secrets = secrets.with("webhook_secret", secret.clone());
+            generated.insert("webhook_secret", secret);
+        }
+        Provider::Postmark => {
+            for name in ["basic_user", "basic_password"] {
+                if secrets.get(name).is_none() {
+                    let value = random_token();
+                    secrets = secrets.with(name, value.clone());
+                    generated.insert(name, value);
+                }
+            }
         }
         _ => {}
     }

@@ -798,6 +798,7 @@ mod tests {
                 CanonicalEvent::Message(m) => m.provider_message_id.as_str(),
                 CanonicalEvent::Deletion(d) => d.provider_message_id.as_str(),
                 CanonicalEvent::Status(s) => s.provider_message_id.as_str(),
+                other => panic!("unexpected {other:?}"),
             })
             .collect();
         assert_eq!(ids, vec!["a", "b", "c"]);

@@ -7,10 +7,12 @@ use crate::signature::hmac_sha256_hex_matches;
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
 /// Meta signs the raw body with the app secret: `sha256=<lowercase hex>`.
+/// An empty secret proves nothing (anyone can compute that MAC).
 pub fn signature_is_valid(app_secret: &str, body: &[u8], header: Option<&str>) -> bool {
-    header
-        .and_then(|h| h.strip_prefix("sha256="))
-        .is_some_and(|hex| hmac_sha256_hex_matches(app_secret.as_bytes(), body, hex))
+    !app_secret.is_empty()
+        && header
+            .and_then(|h| h.strip_prefix("sha256="))
+            .is_some_and(|hex| hmac_sha256_hex_matches(app_secret.as_bytes(), body, hex))
 }
 
 /// The GET subscription handshake: the challenge to echo back, if the
@@ -49,6 +51,8 @@ mod tests {
         ));
         assert!(!signature_is_valid("wrong", TEXT, Some(good)));
         assert!(!signature_is_valid("test_secret", TEXT, None));
+        let unkeyed = format!("sha256={}", crate::signature::hmac_sha256_hex(b"", TEXT));
+        assert!(!signature_is_valid("", TEXT, Some(&unkeyed)));
         assert!(!signature_is_valid(
             "test_secret",
             TEXT,

@@ -1,18 +1,24 @@
 //! Provider adapters: raw webhook bytes in, canonical events out. Adapters are
 //! pure (no I/O) so they are unit tested and benchmarked on their own.
 
+pub mod calcom;
 pub mod chat;
 pub mod instagram;
 pub mod meta;
+pub mod postmark;
+pub mod ses;
+pub mod sns;
+pub mod stripe;
 pub mod twilio_signature;
 pub mod twilio_sms;
+pub mod twilio_voice;
 pub mod whatsapp;
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::identity::Identity;
-use crate::model::{Channel, DeliveryStatus, Message, Provider};
+use crate::model::{Channel, DeliveryStatus, Direction, Message, Provider};
 
 /// What one delivery told us, in provider-neutral terms.
 // Values live for one delivery item; boxing the large variant buys nothing.
@@ -22,6 +28,9 @@ pub enum CanonicalEvent {
     Message(IncomingMessage),
     Status(StatusUpdate),
     Deletion(Deletion),
+    Call(CallUpdate),
+    Booking(BookingUpdate),
+    Payment(PaymentUpdate),
 }
 
 impl CanonicalEvent {
@@ -30,6 +39,9 @@ impl CanonicalEvent {
             CanonicalEvent::Message(m) => m.occurred_at,
             CanonicalEvent::Status(s) => s.at,
             CanonicalEvent::Deletion(d) => d.at,
+            CanonicalEvent::Call(c) => c.at,
+            CanonicalEvent::Booking(b) => b.at,
+            CanonicalEvent::Payment(p) => p.at,
         }
     }
 }
@@ -57,6 +69,137 @@ pub struct Deletion {
     pub provider: Provider,
     pub provider_message_id: String,
     pub at: DateTime<Utc>,
+}
+
+/// One report about a phone call. A call's reports, in any order, converge
+/// to one timeline event in the call's final state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallUpdate {
+    pub provider: Provider,
+    pub call_id: String,
+    pub customer: Identity,
+    pub direction: Direction,
+    pub status: CallStatus,
+    /// The provider's ordering of a call's reports (Twilio `SequenceNumber`).
+    pub sequence: Option<u32>,
+    /// When this report was made.
+    pub at: DateTime<Utc>,
+    pub duration_secs: Option<u32>,
+    pub recording_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CallStatus {
+    Queued,
+    Ringing,
+    InProgress,
+    Completed,
+    Busy,
+    NoAnswer,
+    Failed,
+    Canceled,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Queued => "queued",
+            CallStatus::Ringing => "ringing",
+            CallStatus::InProgress => "in-progress",
+            CallStatus::Completed => "completed",
+            CallStatus::Busy => "busy",
+            CallStatus::NoAnswer => "no-answer",
+            CallStatus::Failed => "failed",
+            CallStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Final states: the call is over.
+    pub fn is_final(self) -> bool {
+        self >= CallStatus::Completed
+    }
+}
+
+/// One report about a booking (appointment). A booking's reports converge
+/// to one timeline event per booking id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingUpdate {
+    pub provider: Provider,
+    pub booking_id: String,
+    /// The attendee's strongest identity (email, else phone).
+    pub customer: Identity,
+    /// The attendee's other identities (phone when email is the customer).
+    pub linked_identities: Vec<Identity>,
+    pub customer_name: Option<String>,
+    pub status: BookingStatus,
+    /// What was booked (the event type), for journey and repeat analysis.
+    pub service: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// When this change happened.
+    pub at: DateTime<Utc>,
+    /// A reschedule is a new booking that retires this one.
+    pub replaces_booking_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BookingStatus {
+    Created,
+    Rescheduled,
+    Cancelled,
+    Completed,
+    NoShow,
+}
+
+impl BookingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Created => "created",
+            BookingStatus::Rescheduled => "rescheduled",
+            BookingStatus::Cancelled => "cancelled",
+            BookingStatus::Completed => "completed",
+            BookingStatus::NoShow => "no_show",
+        }
+    }
+}
+
+/// One report about a payment. Keyed by the payment's id (a Stripe
+/// PaymentIntent), so the reports about it converge to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentUpdate {
+    pub provider: Provider,
+    pub payment_id: String,
+    /// The payer's strongest identity when the provider gives one.
+    pub customer: Option<Identity>,
+    pub linked_identities: Vec<Identity>,
+    pub customer_name: Option<String>,
+    pub status: PaymentStatus,
+    /// Minor units (pence, cents).
+    pub amount_minor: i64,
+    /// ISO 4217, lowercase as Stripe sends it.
+    pub currency: String,
+    pub refunded_minor: Option<i64>,
+    pub description: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PaymentStatus {
+    Failed,
+    Succeeded,
+    PartiallyRefunded,
+    Refunded,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::PartiallyRefunded => "partially_refunded",
+            PaymentStatus::Refunded => "refunded",
+        }
+    }
 }
 
 /// What an adapter may need beyond the body.
@@ -109,10 +252,11 @@ pub fn parse(
         Provider::Instagram => instagram::parse(body, ctx),
         Provider::TwilioSms => twilio_sms::parse(body, ctx),
         Provider::Chat => chat::parse(body, ctx),
-        other => Err(ParseError::new(
-            "provider",
-            format!("no adapter for {}", other.as_str()),
-        )),
+        Provider::TwilioVoice => twilio_voice::parse(body, ctx),
+        Provider::Ses => ses::parse(body, ctx),
+        Provider::Postmark => postmark::parse(body, ctx),
+        Provider::Stripe => stripe::parse(body, ctx),
+        Provider::Calcom => calcom::parse(body, ctx),
     }
 }
 

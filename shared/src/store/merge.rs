@@ -198,7 +198,7 @@ impl Store {
         }
     }
 
-    fn delete(&self, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {
+    pub(super) fn delete(&self, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .key("pk", s(pk))

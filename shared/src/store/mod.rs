@@ -6,11 +6,13 @@ mod connections;
 mod contacts;
 mod events;
 mod merge;
+mod objects;
 mod settings;
 
 pub use connections::{Connection, ConnectionSummary, Secrets};
 pub use contacts::{ContactPage, ContactProfile, ContactView};
 pub use events::{MetricCounters, RecordOutcome, TimelinePage};
+pub use objects::{ObjectReport, rank};
 pub use settings::TenantSettings;
 
 use std::collections::HashMap;
@@ -33,6 +35,8 @@ pub enum StoreError {
     Codec(#[from] serde_dynamo::Error),
     #[error("concurrent writes to {0} kept conflicting")]
     Contention(String),
+    #[error("{0} names no customer identity to put it on")]
+    Unattributable(String),
 }
 
 impl<E, R> From<SdkError<E, R>> for StoreError
