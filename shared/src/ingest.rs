@@ -8,16 +8,31 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use ulid::Ulid;
 
-use crate::channels::{self, calcom, chat, meta, postmark, stripe, twilio_signature};
+use crate::channels::{self, calcom, chat, meta, postmark, sns, stripe, twilio_signature};
 use crate::delivery::{Delivery, DeliveryQueue, Payload};
 use crate::http::{ApiError, finish, json, text};
 use crate::model::Provider;
+use crate::sns_certificates::{CertificateError, SnsCertificates};
 use crate::store::{Connection, Store};
 
 pub struct IngestDeps {
     pub store: Store,
     pub queue: DeliveryQueue,
+    pub certificates: SnsCertificates,
 }
+
+impl IngestDeps {
+    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::MissingSetting> {
+        Ok(Self {
+            store: Store::from_env(aws)?,
+            queue: DeliveryQueue::from_env(aws)?,
+            certificates: SnsCertificates::from_env(),
+        })
+    }
+}
+
+/// SNS retries for up to an hour by default; older messages are replays.
+const SNS_MAX_AGE_MINUTES: i64 = 120;
 
 /// Entry point of every ingest function; `provider` is fixed per function.
 pub async fn handle(deps: &IngestDeps, provider: Provider, request: Request) -> Response<Body> {
@@ -34,6 +49,7 @@ async fn route(
         (Provider::Whatsapp | Provider::Instagram, &Method::GET) => {
             meta_handshake(&connection, request)
         }
+        (Provider::Ses, &Method::POST) => sns_delivery(deps, &connection, request).await,
         (_, &Method::POST) => {
             authenticate(&connection, request)?;
             let queued = enqueue(deps, &connection, request.body().as_ref()).await?;
@@ -136,6 +152,62 @@ fn authenticate(connection: &Connection, request: &Request) -> Result<(), ApiErr
         Ok(())
     } else {
         Err(ApiError::Unauthorized(format!("missing or invalid {what}")))
+    }
+}
+
+/// SES mail arrives as SNS messages: signed with a certificate SNS hosts,
+/// for one topic, and preceded by a subscription handshake.
+async fn sns_delivery(
+    deps: &IngestDeps,
+    connection: &Connection,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body = request.body().as_ref();
+    let envelope = sns::parse_envelope(body)?;
+    let topic = connection.config.get("topic_arn").map(String::as_str);
+    if topic != Some(envelope.topic_arn.as_str()) {
+        return Err(ApiError::Unauthorized(
+            "TopicArn is not this connection's topic".into(),
+        ));
+    }
+    let certificate = match deps
+        .certificates
+        .certificate(&envelope.signing_cert_url)
+        .await
+    {
+        Ok(pem) => pem,
+        Err(CertificateError::Untrusted(url)) => {
+            return Err(ApiError::Unauthorized(format!(
+                "SigningCertURL {url} is not an AWS SNS URL"
+            )));
+        }
+        Err(e) => return Err(ApiError::Upstream(e.to_string())),
+    };
+    let fresh = sns::timestamp_is_fresh(
+        &envelope,
+        Utc::now(),
+        chrono::Duration::minutes(SNS_MAX_AGE_MINUTES),
+    );
+    if !sns::signature_is_valid(&envelope, &certificate) || !fresh {
+        return Err(ApiError::Unauthorized(
+            "missing, invalid or stale SNS signature".into(),
+        ));
+    }
+    match envelope.kind.as_str() {
+        "SubscriptionConfirmation" => {
+            let url = envelope.subscribe_url.as_deref().unwrap_or_default();
+            deps.certificates
+                .confirm_subscription(url)
+                .await
+                .map_err(|e| ApiError::Upstream(e.to_string()))?;
+            tracing::info!(topic = %envelope.topic_arn, "SNS subscription confirmed");
+            Ok(json(StatusCode::OK, &json!({ "status": "subscribed" })))
+        }
+        "UnsubscribeConfirmation" => {
+            tracing::warn!(topic = %envelope.topic_arn, "SNS subscription ended");
+            Ok(json(StatusCode::OK, &json!({ "status": "unsubscribed" })))
+        }
+        _ => enqueue(deps, connection, body).await,
     }
 }
 

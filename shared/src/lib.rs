@@ -15,5 +15,6 @@ pub mod keys;
 pub mod model;
 pub mod normalize;
 pub mod signature;
+pub mod sns_certificates;
 pub mod store;
 pub mod telemetry;

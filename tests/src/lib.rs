@@ -22,6 +22,7 @@ use shared::store::{Connection, Secrets, Store};
 pub const APP_SECRET: &str = "test_secret";
 pub const VERIFY_TOKEN: &str = "test_verify_token";
 pub const CHAT_KEY: &str = "pk_test";
+pub const SES_TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:ses-inbound-test";
 pub const CHAT_ORIGIN: &str = "https://salon.example";
 /// The host the tests' requests claim, part of the URL Twilio signs.
 pub const HOST: &str = "api.salon.test";
@@ -58,13 +59,18 @@ pub fn fixture(path: &str) -> Vec<u8> {
 impl TestStack {
     /// Needs DYNAMODB_ENDPOINT and MOTO_ENDPOINT (`make test` sets them).
     pub async fn new() -> Self {
+        Self::with_sns_endpoint(None).await
+    }
+
+    /// A stack whose email ingest fetches SNS certificates from `endpoint`.
+    pub async fn with_sns_endpoint(endpoint: Option<String>) -> Self {
         let clients = LocalClients::from_env().expect("emulator endpoints");
         let template = Template::load_default().expect("template.yaml");
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
         let local = provision(&clients, &template, &prefix)
             .await
             .expect("provision local stack");
-        let functions = Arc::new(Functions::new(&clients, &local).expect("functions"));
+        let functions = Arc::new(Functions::new(&clients, &local, endpoint).expect("functions"));
         let tokens = DevTokens::new(b"integration-test-key".to_vec());
         let gateway = Gateway::new(template.routes(), functions.clone(), tokens);
         let source = template
@@ -124,6 +130,7 @@ impl TestStack {
                 Secrets::default().with("webhook_secret", APP_SECRET),
                 vec![],
             ),
+            Provider::Ses => (Secrets::default(), vec![("topic_arn", SES_TOPIC)]),
             Provider::Postmark => (
                 Secrets::default()
                     .with("basic_user", "postmark")

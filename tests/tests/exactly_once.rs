@@ -36,6 +36,17 @@ fn chat(visitor: &str, id: &str, ts: &str, who: serde_json::Value) -> Vec<u8> {
     .unwrap()
 }
 
+fn call(status: &str, sequence: u32, extra: &str) -> Vec<u8> {
+    format!(
+        "CallSid=CA1&CallStatus={status}&SequenceNumber={sequence}&Direction=inbound&From=%2B447700900123&To=%2B447700900200&Timestamp=Wed%2C+21+Oct+2026+10%3A0{sequence}%3A00+%2B0000{extra}"
+    )
+    .into_bytes()
+}
+
+fn fixture_bytes(path: &str) -> Vec<u8> {
+    integration_tests::fixture(path)
+}
+
 /// Real provider payloads, parsed by the real adapters. Each entry is one
 /// delivery (which may hold several events).
 fn script() -> &'static Vec<Vec<CanonicalEvent>> {
@@ -70,6 +81,16 @@ fn script() -> &'static Vec<Vec<CanonicalEvent>> {
                 Provider::Chat,
                 chat("v1", "c2", "2026-10-21T08:21:00Z", json!({"email": "b@example.com", "phone": "+447700900456"})),
             ),
+            // A call reported three times, a booking's life, a payment's.
+            (Provider::TwilioVoice, call("ringing", 1, "")),
+            (Provider::TwilioVoice, call("in-progress", 2, "")),
+            (Provider::TwilioVoice, call("completed", 3, "&CallDuration=47")),
+            (Provider::Calcom, fixture_bytes("calcom/booking_created.json")),
+            (Provider::Calcom, fixture_bytes("calcom/booking_rescheduled.json")),
+            (Provider::Calcom, fixture_bytes("calcom/meeting_ended_wrapped.json")),
+            (Provider::Stripe, fixture_bytes("stripe/payment_intent_succeeded.json")),
+            (Provider::Stripe, fixture_bytes("stripe/checkout_session_completed.json")),
+            (Provider::Stripe, fixture_bytes("stripe/charge_refunded.json")),
         ];
         let ctx = ParseContext {
             received_at: received_at(),
@@ -117,6 +138,9 @@ async fn snapshot(store: &Store, tenant: &str) -> BTreeSet<ContactState> {
                         m.deleted,
                         m.attachments.len()
                     ),
+                    EventDetail::Call(c) => {
+                        format!("{:?} {} {:?}", c.direction, c.status, c.duration_secs)
+                    }
                     other => format!("{other:?}"),
                 };
                 format!(
@@ -206,6 +230,17 @@ fn the_in_order_run_is_what_the_product_promises() {
         .unwrap();
     assert!(a.events.iter().any(|e| e.contains("Some(Read)")));
     assert!(a.counters.contains(&("messages_in".to_string(), 2)));
+    assert!(
+        a.events
+            .iter()
+            .any(|e| e.contains("Inbound completed Some(47)"))
+    );
+    // Maya's booking email and payer email join her phone contact.
+    assert!(a.identities.contains("email:maya.lopez@example.com"));
+    let bookings: Vec<_> = a.events.iter().filter(|e| e.contains("Booking")).collect();
+    assert_eq!(bookings.len(), 2, "{bookings:#?}");
+    let payments: Vec<_> = a.events.iter().filter(|e| e.contains("Payment")).collect();
+    assert_eq!(payments.len(), 2, "{payments:#?}");
 }
 
 fn shuffled_with_redeliveries() -> impl Strategy<Value = Vec<usize>> {

@@ -1,19 +1,14 @@
 //! Stripe payment events: verify, queue, answer 200.
 
 use lambda_http::{Error, Request, service_fn};
-use shared::delivery::DeliveryQueue;
 use shared::ingest::{self, IngestDeps};
 use shared::model::Provider;
-use shared::store::Store;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let aws = shared::aws::load_config().await;
-    let deps = IngestDeps {
-        store: Store::from_env(&aws)?,
-        queue: DeliveryQueue::from_env(&aws)?,
-    };
+    let deps = IngestDeps::from_env(&aws)?;
     lambda_http::run(service_fn(|request: Request| async {
         Ok::<_, Error>(ingest::handle(&deps, Provider::Stripe, request).await)
     }))

@@ -18,6 +18,7 @@ use shared::delivery::DeliveryQueue;
 use shared::ingest::{self, IngestDeps};
 use shared::model::Provider;
 use shared::normalize::{self, NormalizeDeps};
+use shared::sns_certificates::SnsCertificates;
 use shared::store::Store;
 
 use crate::BoxError;
@@ -36,7 +37,13 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub fn new(clients: &LocalClients, stack: &LocalStack) -> Result<Self, BoxError> {
+    /// `sns_endpoint` stands in for AWS's SNS hosts (certificates,
+    /// subscription confirmations) in tests.
+    pub fn new(
+        clients: &LocalClients,
+        stack: &LocalStack,
+        sns_endpoint: Option<String>,
+    ) -> Result<Self, BoxError> {
         let store = Store::new(clients.dynamodb.clone(), stack.table.clone());
         let queue = DeliveryQueue::new(
             clients.sqs.clone(),
@@ -48,6 +55,7 @@ impl Functions {
             ingest: IngestDeps {
                 store: store.clone(),
                 queue: queue.clone(),
+                certificates: SnsCertificates::new(sns_endpoint),
             },
             normalize: NormalizeDeps {
                 store: store.clone(),
@@ -72,6 +80,7 @@ impl Functions {
             "ingest-sms" => ingest::handle(&self.ingest, Provider::TwilioSms, request).await,
             "ingest-chat" => ingest::handle(&self.ingest, Provider::Chat, request).await,
             "ingest-voice" => ingest::handle(&self.ingest, Provider::TwilioVoice, request).await,
+            "ingest-email" => ingest::handle(&self.ingest, Provider::Ses, request).await,
             "ingest-postmark" => ingest::handle(&self.ingest, Provider::Postmark, request).await,
             "ingest-stripe" => ingest::handle(&self.ingest, Provider::Stripe, request).await,
             "ingest-calcom" => ingest::handle(&self.ingest, Provider::Calcom, request).await,

@@ -23,6 +23,8 @@ pub const INSTAGRAM_ACCOUNT_ID: &str = "17841405822304914";
 pub const SMS_ACCOUNT_SID: &str = "AC9af211329b2fc82e5efe906062c73008";
 pub const SMS_NUMBER: &str = "+447700900200";
 pub const CHAT_ORIGIN: &str = "https://lumierehair.example";
+pub const EMAIL_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:123456789012:ses-inbound-lumiere";
+pub const EMAIL_ADDRESS: &str = "hello@lumierehair.example";
 
 /// The `.local/dev.env` lines, in order.
 pub type DevEnv = Vec<(String, String)>;
@@ -89,6 +91,16 @@ pub async fn seed(store: &Store, tokens: &DevTokens, api_url: &str) -> Result<De
             SMS_ACCOUNT_SID,
             twilio(),
             vec![("number", SMS_NUMBER.to_string())],
+        ),
+        (
+            Provider::Ses,
+            "demo-email",
+            "",
+            Secrets::default(),
+            vec![
+                ("topic_arn", EMAIL_TOPIC_ARN.to_string()),
+                ("address", EMAIL_ADDRESS.to_string()),
+            ],
         ),
         (
             Provider::Postmark,
@@ -166,6 +178,11 @@ pub async fn seed(store: &Store, tokens: &DevTokens, api_url: &str) -> Result<De
                 ("VOICE_AUTH_TOKEN", secret("auth_token")),
                 ("VOICE_ACCOUNT_SID", external.to_string()),
                 ("VOICE_NUMBER", SMS_NUMBER.to_string()),
+            ],
+            Provider::Ses => vec![
+                ("EMAIL_CONNECTION", id.to_string()),
+                ("EMAIL_TOPIC_ARN", EMAIL_TOPIC_ARN.to_string()),
+                ("EMAIL_ADDRESS", EMAIL_ADDRESS.to_string()),
             ],
             Provider::Postmark => vec![
                 ("POSTMARK_CONNECTION", id.to_string()),

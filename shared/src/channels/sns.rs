@@ -98,6 +98,18 @@ pub fn cert_url_is_trusted(url: &str) -> bool {
     host_is_sns(host) && path_is_pem(path)
 }
 
+/// Whether `url` may be called to confirm a subscription: an AWS SNS host
+/// over HTTPS with the `ConfirmSubscription` action.
+pub fn subscribe_url_is_trusted(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let Some((host, query)) = rest.split_once("/?") else {
+        return false;
+    };
+    host_is_sns(host) && query.starts_with("Action=ConfirmSubscription&") && !query.contains('#')
+}
+
 fn host_is_sns(host: &str) -> bool {
     let Some(rest) = host.strip_prefix("sns.") else {
         return false;
@@ -546,5 +558,21 @@ mod tests {
         assert!(!timestamp_is_fresh(&bad, at("2026-10-25T20:41:03Z"), hour));
         bad.timestamp = String::new();
         assert!(!timestamp_is_fresh(&bad, at("2026-10-25T20:41:03Z"), hour));
+    }
+
+    #[test]
+    fn only_aws_hosts_confirm_subscriptions() {
+        assert!(subscribe_url_is_trusted(
+            "https://sns.eu-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn&Token=abc"
+        ));
+        assert!(!subscribe_url_is_trusted(
+            "http://sns.eu-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=abc"
+        ));
+        assert!(!subscribe_url_is_trusted(
+            "https://sns.eu-west-2.amazonaws.com.evil.example/?Action=ConfirmSubscription&Token=abc"
+        ));
+        assert!(!subscribe_url_is_trusted(
+            "https://sns.eu-west-2.amazonaws.com/?Action=DeleteTopic&Token=abc"
+        ));
     }
 }

@@ -51,7 +51,7 @@ async fn main() -> Result<(), BoxError> {
         ulid::Ulid::new().to_string().to_ascii_lowercase()
     );
     let stack = provision(&clients, &template, &prefix).await?;
-    let functions = Arc::new(Functions::new(&clients, &stack)?);
+    let functions = Arc::new(Functions::new(&clients, &stack, None)?);
     let gateway = Gateway::new(template.routes(), functions.clone(), DevTokens::random());
     functions
         .store

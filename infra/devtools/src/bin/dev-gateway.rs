@@ -33,7 +33,7 @@ async fn main() -> Result<(), BoxError> {
     let clients = LocalClients::from_env()?;
     let template = Template::load_default()?;
     let stack = provision(&clients, &template, "dev").await?;
-    let functions = Arc::new(Functions::new(&clients, &stack)?);
+    let functions = Arc::new(Functions::new(&clients, &stack, None)?);
     let tokens = DevTokens::random();
     let gateway = Arc::new(Gateway::new(
         template.routes(),
