@@ -185,6 +185,22 @@ pub struct Message {
     pub deleted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<TouchSource>,
+    /// Email threading: which conversation this message belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<EmailThread>,
+}
+
+/// RFC 5322 ids (without angle brackets) that thread an email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EmailThread {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_reply_to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

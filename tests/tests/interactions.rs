@@ -302,3 +302,34 @@ async fn a_payment_with_nobody_to_put_it_on_is_dead_lettered_not_dropped() {
     stack.drain().await;
     assert_eq!(stack.queue_depth("IngestDeadLetterQueue").await, 1);
 }
+
+#[tokio::test]
+async fn two_known_contacts_are_never_merged_by_a_booking() {
+    let stack = TestStack::new().await;
+    let whatsapp = stack.whatsapp_connection("salon").await;
+    let postmark = stack.connection("salon", Provider::Postmark).await;
+    let calcom = stack.connection("salon", Provider::Calcom).await;
+    // Maya's phone (WhatsApp) and her email (Postmark) start as two contacts.
+    stack
+        .post_whatsapp(&whatsapp, &fixture("whatsapp/text_message.json"))
+        .await;
+    stack
+        .post_postmark(&postmark, APP_SECRET, &fixture("postmark/inbound.json"))
+        .await;
+    stack.drain().await;
+    // The booking carries both: it goes to the email's contact and links
+    // nothing that another known contact already holds.
+    stack
+        .post_calcom(&calcom, &fixture("calcom/booking_created.json"))
+        .await;
+    stack.drain().await;
+    let contacts = stack
+        .get("/contacts", &stack.token("salon", "admin"))
+        .await
+        .json();
+    assert_eq!(
+        contacts["items"].as_array().unwrap().len(),
+        2,
+        "suggested, not merged"
+    );
+}

@@ -119,6 +119,7 @@ pub async fn send(
             status_error: None,
             deleted: false,
             source: None,
+            thread: None,
         },
     };
     let outcome = deps

@@ -242,6 +242,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
             status_error: None,
             deleted: false,
             source,
+            thread: None,
         },
     })])
 }

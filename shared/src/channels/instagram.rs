@@ -217,6 +217,7 @@ fn message(item: &Messaging, m: &IgMessage, path: &str) -> Result<CanonicalEvent
                 status_error: None,
                 deleted: false,
                 source: None,
+                thread: None,
             },
         ));
     }
@@ -288,6 +289,7 @@ fn inbound(
         status_error: None,
         deleted: false,
         source,
+        thread: None,
     }
 }
 

@@ -21,9 +21,8 @@
 //!   base64 `Content` is never deserialized, let alone stored.
 //! * `Date` is the sender's header, in whatever format the sending server
 //!   chose; when it cannot be read, the time the webhook reached us is used.
-//! * Threading headers (`In-Reply-To`, `References`) and the plus-address
-//!   `MailboxHash` are ignored for now: every e-mail is its own message on
-//!   the sender's timeline.
+//! * Threading headers (`In-Reply-To`, `References`) are kept on the
+//!   message's `thread`; the plus-address `MailboxHash` is not used yet.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -32,7 +31,7 @@ use serde::Deserialize;
 
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, from_json};
 use crate::identity::Identity;
-use crate::model::{Attachment, Author, Channel, Direction, Message, Provider};
+use crate::model::{Attachment, Author, Channel, Direction, EmailThread, Message, Provider};
 use crate::signature::constant_time_eq;
 
 pub const AUTHORIZATION_HEADER: &str = "authorization";
@@ -177,6 +176,12 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
             status_error: None,
             deleted: false,
             source: None,
+            thread: Some(EmailThread {
+                message_id: rfc_message_id(headers).map(str::to_string),
+                in_reply_to: header_ids(headers, "in-reply-to"),
+                references: header_ids(headers, "references"),
+                subject: non_empty(&mail.subject).map(str::to_string),
+            }),
         },
     })])
 }
@@ -202,6 +207,22 @@ fn rfc_message_id(headers: &[Header]) -> Option<&str> {
         _ => value,
     };
     (!id.is_empty() && !id.contains('#') && !id.contains(char::is_whitespace)).then_some(id)
+}
+
+/// The `<id>` tokens of a threading header, without brackets.
+fn header_ids(headers: &[Header], name: &str) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|h| {
+            h.name
+                .as_deref()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
+        })
+        .filter_map(|h| h.value.as_deref())
+        .flat_map(|v| v.split('<').skip(1))
+        .filter_map(|part| part.split_once('>').map(|(id, _)| id.trim().to_string()))
+        .filter(|id| !id.is_empty())
+        .collect()
 }
 
 /// `maya@example.com`, also out of `"Maya" <maya@example.com>`.
@@ -865,6 +886,24 @@ Hi Maya, thank you for visiting us yesterday!"
             m.insert("Attachments".into(), json!(null));
         });
         assert!(one_message(&none).message.attachments.is_empty());
+    }
+
+    #[test]
+    fn threading_headers_are_kept() {
+        let mut mail = fixture();
+        mail["Headers"] = json!([
+            {"Name": "Message-ID", "Value": "<reply@x>"},
+            {"Name": "In-Reply-To", "Value": "<visit-4830@lumierehair.example>"},
+            {"Name": "References", "Value": "<a@x> <visit-4830@lumierehair.example>"}
+        ]);
+        let events = parse(&serde_json::to_vec(&mail).unwrap(), &ctx()).unwrap();
+        let CanonicalEvent::Message(m) = &events[0] else {
+            panic!("not a message")
+        };
+        let thread = m.message.thread.as_ref().unwrap();
+        assert_eq!(thread.message_id.as_deref(), Some("reply@x"));
+        assert_eq!(thread.in_reply_to, ["visit-4830@lumierehair.example"]);
+        assert_eq!(thread.references, ["a@x", "visit-4830@lumierehair.example"]);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use super::sns::{name_missing_field, parse_envelope};
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, from_json};
 use crate::identity::Identity;
-use crate::model::{Attachment, Author, Channel, Direction, Message, Provider};
+use crate::model::{Attachment, Author, Channel, Direction, EmailThread, Message, Provider};
 
 /// Longest RFC `Message-ID` used as the provider id (real ones are < 100).
 const MAX_MESSAGE_ID_LEN: usize = 255;
@@ -332,6 +332,12 @@ pub fn incoming_message(
             status_error: None,
             deleted: false,
             source: None,
+            thread: Some(EmailThread {
+                message_id: email.message_id.clone(),
+                in_reply_to: email.in_reply_to.clone(),
+                references: email.references.clone(),
+                subject: email.subject.clone(),
+            }),
         },
     })
 }

@@ -98,6 +98,7 @@ fn inbound(form: &Form, ctx: &ParseContext) -> Result<CanonicalEvent, ParseError
             status_error: None,
             deleted: false,
             source: None,
+            thread: None,
         },
     }))
 }

@@ -295,6 +295,7 @@ fn message_event(
             status_error: None,
             deleted: false,
             source: None,
+            thread: None,
         },
     }))
 }
