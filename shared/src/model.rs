@@ -255,6 +255,8 @@ pub struct StageChange {
     pub by_user_id: String,
 }
 
+// Messages dominate the timeline, so boxing them would cost more than it saves.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventDetail {

@@ -12,9 +12,9 @@
 //! Deliveries are at most once (no retries) and in no particular order, so a
 //! cancellation or reschedule may be the first we hear of a booking.
 
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::json_node::Node;
 use super::{BookingStatus, BookingUpdate, CanonicalEvent, ParseContext, ParseError, from_json};
 use crate::identity::Identity;
 use crate::model::Provider;
@@ -152,7 +152,7 @@ fn identities(
     let email = attendee.opt_str("email").map(Identity::email);
     // The booking form's phone field belongs to the booker, `attendees[0]`.
     let form_phone = || {
-        if attendee.path != format!("{}[0]", booking.path("attendees")) {
+        if attendee.location() != format!("{}[0]", booking.path("attendees")) {
             return None;
         }
         booking
@@ -186,117 +186,11 @@ fn service(booking: &Node) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A JSON object and its path in the body, for errors that name the field.
-#[derive(Clone)]
-struct Node<'a> {
-    map: Option<&'a Map<String, Value>>,
-    path: String,
-}
-
-impl<'a> Node<'a> {
-    fn root(value: &'a Value) -> Result<Self, ParseError> {
-        let map = value
-            .as_object()
-            .ok_or_else(|| ParseError::new("body", "expected a JSON object"))?;
-        Ok(Node {
-            map: Some(map),
-            path: String::new(),
-        })
-    }
-
-    /// An object with no fields at `path`.
-    fn empty(path: String) -> Self {
-        Node { map: None, path }
-    }
-
-    fn path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    /// The value at `key`; JSON `null` counts as absent.
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map?.get(key).filter(|v| !v.is_null())
-    }
-
-    fn obj(&self, key: &str) -> Result<Node<'a>, ParseError> {
-        match self.get(key) {
-            Some(Value::Object(map)) => Ok(Node {
-                map: Some(map),
-                path: self.path(key),
-            }),
-            Some(_) => Err(ParseError::new(self.path(key), "expected an object")),
-            None => Err(ParseError::new(self.path(key), "missing")),
-        }
-    }
-
-    /// An optional object; other types are ignored.
-    fn child(&self, key: &str) -> Option<Node<'a>> {
-        self.obj(key).ok()
-    }
-
-    /// The objects in an optional array (absent = empty).
-    fn array(&self, key: &str) -> Result<Vec<Node<'a>>, ParseError> {
-        let Some(value) = self.get(key) else {
-            return Ok(Vec::new());
-        };
-        let items = value
-            .as_array()
-            .ok_or_else(|| ParseError::new(self.path(key), "expected an array"))?;
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let path = format!("{}[{i}]", self.path(key));
-                match item.as_object() {
-                    Some(map) => Ok(Node {
-                        map: Some(map),
-                        path,
-                    }),
-                    None => Err(ParseError::new(path, "expected an object")),
-                }
-            })
-            .collect()
-    }
-
-    /// A required, non-blank string.
-    fn str(&self, key: &str) -> Result<&'a str, ParseError> {
-        match self.get(key) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim()),
-            Some(Value::String(_)) => Err(ParseError::new(self.path(key), "empty")),
-            Some(_) => Err(ParseError::new(self.path(key), "expected a string")),
-            None => Err(ParseError::new(self.path(key), "missing")),
-        }
-    }
-
-    /// An optional, non-blank string; other types are ignored.
-    fn opt_str(&self, key: &str) -> Option<&'a str> {
-        self.get(key)?
-            .as_str()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    }
-
-    /// An optional ISO 8601 time, with or without milliseconds.
-    fn opt_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, ParseError> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        value
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok())
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .ok_or_else(|| ParseError::new(self.path(key), "expected an ISO 8601 time"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::signature::hmac_sha256_hex;
+    use chrono::{DateTime, Utc};
 
     const CREATED: &[u8] = include_bytes!("../../../tests/fixtures/calcom/booking_created.json");
     const CANCELLED: &[u8] =

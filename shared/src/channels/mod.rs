@@ -3,7 +3,9 @@
 
 pub mod calcom;
 pub mod chat;
+mod form;
 pub mod instagram;
+mod json_node;
 pub mod meta;
 pub mod postmark;
 pub mod ses;

@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+use super::json_node::Node;
 use super::{CanonicalEvent, ParseContext, ParseError, PaymentStatus, PaymentUpdate, from_json};
 use crate::identity::Identity;
 use crate::model::Provider;
@@ -162,7 +163,10 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
     let Some(fields) = update else {
         return Ok(Vec::new());
     };
-    let payer = payer(object.map, ctx);
+    let payer = object
+        .fields()
+        .map(|fields| payer(fields, ctx))
+        .unwrap_or_default();
     Ok(vec![CanonicalEvent::Payment(PaymentUpdate {
         provider: Provider::Stripe,
         payment_id: fields.payment_id,
@@ -208,7 +212,7 @@ fn payment_intent(pi: &Node, status: PaymentStatus) -> Result<Fields, ParseError
 fn charge_refunded(charge: &Node) -> Result<Fields, ParseError> {
     let charge_id = charge.str("id")?;
     // A charge made without a PaymentIntent (legacy Charges API) is its own payment.
-    let payment_id = id_of(charge.map.get("payment_intent")).unwrap_or(charge_id);
+    let payment_id = id_of(charge.get("payment_intent")).unwrap_or(charge_id);
     let amount = charge.amount("amount")?;
     let refunded = charge.amount("amount_refunded")?;
     let status = if refunded >= amount {
@@ -235,7 +239,7 @@ fn checkout_session(session: &Node, status: PaymentStatus) -> Result<Option<Fiel
     }
     let session_id = session.str("id")?;
     // Subscription-mode sessions have no PaymentIntent of their own.
-    let payment_id = id_of(session.map.get("payment_intent")).unwrap_or(session_id);
+    let payment_id = id_of(session.get("payment_intent")).unwrap_or(session_id);
     Ok(Some(Fields {
         payment_id: payment_id.to_string(),
         status,
@@ -260,6 +264,7 @@ fn id_of(value: Option<&Value>) -> Option<&str> {
     Some(id.trim()).filter(|id| !id.is_empty())
 }
 
+#[derive(Default)]
 struct Payer {
     customer: Option<Identity>,
     linked: Vec<Identity>,
@@ -316,94 +321,6 @@ fn first<T>(
         let raw = map.get(*last)?.as_str()?.trim();
         if raw.is_empty() { None } else { read(raw) }
     })
-}
-
-/// A JSON object and its path in the body, for errors that name the field.
-struct Node<'a> {
-    map: &'a Map<String, Value>,
-    path: String,
-}
-
-impl<'a> Node<'a> {
-    fn root(value: &'a Value) -> Result<Self, ParseError> {
-        let map = value
-            .as_object()
-            .ok_or_else(|| ParseError::new("body", "expected a JSON object"))?;
-        Ok(Node {
-            map,
-            path: String::new(),
-        })
-    }
-
-    fn path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    /// The value at `key`; JSON `null` counts as absent.
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    fn obj(&self, key: &str) -> Result<Node<'a>, ParseError> {
-        match self.get(key) {
-            Some(Value::Object(map)) => Ok(Node {
-                map,
-                path: self.path(key),
-            }),
-            Some(_) => Err(ParseError::new(self.path(key), "expected an object")),
-            None => Err(ParseError::new(self.path(key), "missing")),
-        }
-    }
-
-    /// A required, non-blank string.
-    fn str(&self, key: &str) -> Result<&'a str, ParseError> {
-        match self.get(key) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim()),
-            Some(Value::String(_)) => Err(ParseError::new(self.path(key), "empty")),
-            Some(_) => Err(ParseError::new(self.path(key), "expected a string")),
-            None => Err(ParseError::new(self.path(key), "missing")),
-        }
-    }
-
-    /// An optional, non-blank string; other types are ignored.
-    fn opt_str(&self, key: &str) -> Option<&'a str> {
-        self.get(key)?
-            .as_str()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    }
-
-    fn int(&self, key: &str) -> Result<i64, ParseError> {
-        self.opt_int(key)?
-            .ok_or_else(|| ParseError::new(self.path(key), "missing"))
-    }
-
-    fn opt_int(&self, key: &str) -> Result<Option<i64>, ParseError> {
-        match self.get(key) {
-            Some(value) => value
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| ParseError::new(self.path(key), "expected an integer")),
-            None => Ok(None),
-        }
-    }
-
-    /// A required amount in minor units.
-    fn amount(&self, key: &str) -> Result<i64, ParseError> {
-        self.opt_amount(key)?
-            .ok_or_else(|| ParseError::new(self.path(key), "missing"))
-    }
-
-    fn opt_amount(&self, key: &str) -> Result<Option<i64>, ParseError> {
-        match self.opt_int(key)? {
-            Some(amount) if amount < 0 => Err(ParseError::new(self.path(key), "negative amount")),
-            amount => Ok(amount),
-        }
-    }
 }
 
 #[cfg(test)]

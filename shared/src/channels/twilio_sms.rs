@@ -5,39 +5,13 @@
 //! The payloads carry no event time, so every event is dated when the
 //! webhook reached us (`RawDlrDoneDate` is carrier-local without a timezone).
 
-use std::borrow::Cow;
-use std::collections::HashMap;
-
+use super::form::Form;
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, StatusUpdate};
 use crate::identity::Identity;
 use crate::model::{Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider};
 
 /// Twilio's WhatsApp senders are addresses like `whatsapp:+447700900123`.
 const WHATSAPP_PREFIX: &str = "whatsapp:";
-
-/// The decoded parameters; for a repeated name the first value counts.
-struct Form<'a> {
-    params: HashMap<Cow<'a, str>, Cow<'a, str>>,
-}
-
-impl<'a> Form<'a> {
-    fn new(body: &'a [u8]) -> Self {
-        let mut params = HashMap::new();
-        for (name, value) in form_urlencoded::parse(body) {
-            params.entry(name).or_insert(value);
-        }
-        Self { params }
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(|v| v.as_ref())
-    }
-
-    /// The value, if present and not empty.
-    fn non_empty(&self, name: &str) -> Option<&str> {
-        self.get(name).filter(|v| !v.trim().is_empty())
-    }
-}
 
 /// Parses a verified delivery into canonical events (none for in-flight
 /// statuses).

@@ -20,11 +20,9 @@
 //! * `CallDuration` is the call's length in seconds (final states only).
 //!   `Duration` is *billed minutes*, rounded up, and is not used.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 
+use super::form::Form;
 use super::{CallStatus, CallUpdate, CanonicalEvent, ParseContext, ParseError};
 use crate::identity::Identity;
 use crate::model::{Direction, Provider};
@@ -52,45 +50,11 @@ const WITHHELD_CALLER_IDS: &[&str] = &[
     "withheld",
 ];
 
-/// The decoded parameters; for a repeated name the first value counts.
-struct Form<'a> {
-    params: HashMap<Cow<'a, str>, Cow<'a, str>>,
-}
-
-impl<'a> Form<'a> {
-    fn new(body: &'a [u8]) -> Self {
-        let mut params = HashMap::new();
-        for (name, value) in form_urlencoded::parse(body) {
-            params.entry(name).or_insert(value);
-        }
-        Self { params }
-    }
-
-    /// The trimmed value, if present and not empty.
-    fn non_empty(&self, name: &str) -> Option<&str> {
-        self.params
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// An optional unsigned number; present but not a number is an error.
-    fn number(&self, name: &str) -> Result<Option<u32>, ParseError> {
-        self.non_empty(name)
-            .map(|raw| {
-                raw.parse::<u32>().map_err(|_| {
-                    ParseError::new(name, format!("'{raw}' is not a non-negative integer"))
-                })
-            })
-            .transpose()
-    }
-}
-
 /// Parses a verified status callback into one call update (none when the
 /// caller withheld their number).
 pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, ParseError> {
     let form = Form::new(body);
-    if form.params.is_empty() {
+    if form.is_empty() {
         return Err(ParseError::new(
             "body",
             "not a form-encoded status callback",
@@ -123,7 +87,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
             .and_then(timestamp)
             .unwrap_or(ctx.received_at),
         duration_secs: form.number("CallDuration")?,
-        recording_url: form.non_empty("RecordingUrl").map(str::to_string),
+        recording_url: form.trimmed("RecordingUrl").map(str::to_string),
     })])
 }
 
