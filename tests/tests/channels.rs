@@ -240,6 +240,7 @@ async fn a_chat_visitor_who_identifies_later_joins_the_known_contact() {
             &TenantSettings {
                 timezone: "Europe/London".into(),
                 phone_region: Some("GB".into()),
+                ..TenantSettings::default()
             },
         )
         .await

@@ -40,6 +40,7 @@ pub async fn seed(store: &Store, tokens: &DevTokens, api_url: &str) -> Result<De
             &TenantSettings {
                 timezone: TIMEZONE.to_string(),
                 phone_region: Some(PHONE_REGION.to_string()),
+                ..TenantSettings::default()
             },
         )
         .await?;

@@ -8,6 +8,8 @@ mod contacts;
 mod cursor;
 mod messages;
 mod params;
+mod settings;
+mod staff;
 
 pub use auth::{Caller, Role};
 
@@ -49,6 +51,14 @@ async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiE
         "POST /contacts/{contact}/messages" => {
             messages::send(deps, &caller, &contact()?, request).await
         }
+        "POST /contacts/{contact}/notes" => {
+            staff::add_note(deps, &caller, &contact()?, request).await
+        }
+        "PUT /contacts/{contact}/stage" => {
+            staff::change_stage(deps, &caller, &contact()?, request).await
+        }
+        "GET /settings" => settings::get(deps, &caller).await,
+        "PUT /settings" => settings::put(deps, &caller, request).await,
         "GET /connections" => connections::list(deps, &caller, request).await,
         "POST /connections" => connections::create(deps, &caller, request).await,
         "DELETE /connections/{connection}" => {

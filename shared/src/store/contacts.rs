@@ -15,6 +15,9 @@ pub struct ContactProfile {
     /// Compared as a string by the conditional update in `touch_contact`.
     #[serde(with = "keys::fixed_instant")]
     pub last_activity_at: DateTime<Utc>,
+    /// The lead stage staff set (one of the business's stages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 /// A profile with the identities it holds.
@@ -231,6 +234,7 @@ impl Store {
                     display_name: display_name.map(str::to_string),
                     created_at: Utc::now(),
                     last_activity_at: first_seen,
+                    stage: None,
                 },
             })?;
             let result = self

@@ -8,12 +8,13 @@ mod events;
 mod merge;
 mod objects;
 mod settings;
+mod staff;
 
 pub use connections::{Connection, ConnectionSummary, Secrets};
 pub use contacts::{ContactPage, ContactProfile, ContactView};
 pub use events::{MetricCounters, RecordOutcome, TimelinePage};
 pub use objects::{ObjectReport, rank};
-pub use settings::TenantSettings;
+pub use settings::{DEFAULT_STAGES, TenantSettings};
 
 use std::collections::HashMap;
 

@@ -12,6 +12,23 @@ pub struct TenantSettings {
     /// ISO 3166 alpha-2 region for reading national phone formats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_region: Option<String>,
+    /// The lead stages staff move contacts through, in order.
+    #[serde(default = "default_stages")]
+    pub stages: Vec<String>,
+}
+
+/// A salon's usual funnel; each business may replace it.
+pub const DEFAULT_STAGES: [&str; 6] = [
+    "new",
+    "contacted",
+    "qualified",
+    "booked",
+    "customer",
+    "lost",
+];
+
+fn default_stages() -> Vec<String> {
+    DEFAULT_STAGES.iter().map(|s| s.to_string()).collect()
 }
 
 impl Default for TenantSettings {
@@ -19,6 +36,7 @@ impl Default for TenantSettings {
         Self {
             timezone: "UTC".to_string(),
             phone_region: None,
+            stages: default_stages(),
         }
     }
 }

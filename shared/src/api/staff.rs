@@ -1,0 +1,89 @@
+//! `POST /contacts/{contact}/notes` and `PUT /contacts/{contact}/stage`:
+//! what staff add to a timeline. Notes are internal: this API is staff-only.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use super::{ApiDeps, Caller, body};
+use crate::http::{ApiError, json};
+
+const MAX_NOTE_CHARS: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewNote {
+    body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStage {
+    stage: String,
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no such contact".into())
+}
+
+pub async fn add_note(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let note: NewNote = body::parse_json(request)?;
+    let text = note.body.trim();
+    if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::bad_request(
+            "body",
+            format!("1 to {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    if !deps
+        .store
+        .contact_exists(&caller.tenant_id, contact)
+        .await?
+    {
+        return Err(not_found());
+    }
+    let event = deps
+        .store
+        .add_note(&caller.tenant_id, contact, &caller.user_id, text)
+        .await?;
+    Ok(json(StatusCode::CREATED, &event))
+}
+
+pub async fn change_stage(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let new: NewStage = body::parse_json(request)?;
+    let tenant = &caller.tenant_id;
+    let settings = deps.store.settings(tenant).await?;
+    if !settings.stages.iter().any(|s| s == &new.stage) {
+        return Err(ApiError::bad_request(
+            "stage",
+            format!("must be one of: {}", settings.stages.join(", ")),
+        ));
+    }
+    if !deps.store.contact_exists(tenant, contact).await? {
+        return Err(not_found());
+    }
+    let changed = deps
+        .store
+        .change_stage(tenant, contact, &new.stage, &caller.user_id)
+        .await?;
+    let view = deps
+        .store
+        .contact(tenant, contact)
+        .await?
+        .ok_or_else(not_found)?;
+    // 200 either way: setting the stage a contact already has changes nothing.
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "contact": view, "change": changed }),
+    ))
+}

@@ -1,0 +1,114 @@
+//! What staff add to a timeline themselves: internal notes and lead-stage
+//! changes.
+
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use chrono::Utc;
+use ulid::Ulid;
+
+use super::events::EventItem;
+use super::{MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use crate::keys;
+use crate::model::{EventDetail, Note, StageChange, TimelineEvent};
+
+impl Store {
+    /// Adds an internal note (staff-only) to the contact's timeline.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn add_note(
+        &self,
+        tenant: &str,
+        contact: &str,
+        author_user_id: &str,
+        body: &str,
+    ) -> Result<TimelineEvent, StoreError> {
+        let event = staff_event(
+            contact,
+            EventDetail::Note(Note {
+                author_user_id: author_user_id.to_string(),
+                body: body.to_string(),
+            }),
+        );
+        let item = EventItem::new(tenant, event.clone(), Vec::new());
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await?;
+        Ok(event)
+    }
+
+    /// Moves the contact to `stage` and records the change on its timeline,
+    /// atomically. `None` when the contact is already at that stage.
+    #[tracing::instrument(skip(self))]
+    pub async fn change_stage(
+        &self,
+        tenant: &str,
+        contact: &str,
+        stage: &str,
+        by_user_id: &str,
+    ) -> Result<Option<TimelineEvent>, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(view) = self.contact(tenant, contact).await? else {
+                return Ok(None);
+            };
+            let from = view.profile.stage;
+            if from.as_deref() == Some(stage) {
+                return Ok(None);
+            }
+            let event = staff_event(
+                contact,
+                EventDetail::StageChange(StageChange {
+                    from: from.clone(),
+                    to: stage.to_string(),
+                    by_user_id: by_user_id.to_string(),
+                }),
+            );
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(keys::contact_pk(tenant, contact)))
+                .key("sk", s(keys::PROFILE_SK))
+                .update_expression("SET stage = :to")
+                .expression_attribute_values(":to", s(stage));
+            // Only from the stage we read: a concurrent change makes us re-read.
+            update = match &from {
+                Some(from) => update
+                    .condition_expression("stage = :from")
+                    .expression_attribute_values(":from", s(from)),
+                None => update
+                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(stage)"),
+            };
+            let update = update
+                .build()
+                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            let item = EventItem::new(tenant, event.clone(), Vec::new());
+            let result = self
+                .db
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(update).build())
+                .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Some(event)),
+                Err(e) if lost_race(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention(keys::contact_pk(tenant, contact)))
+    }
+}
+
+fn staff_event(contact: &str, detail: EventDetail) -> TimelineEvent {
+    let now = Utc::now();
+    TimelineEvent {
+        event_id: Ulid::from_datetime(now.into()).to_string(),
+        contact_id: contact.to_string(),
+        occurred_at: now,
+        recorded_at: now,
+        channel: None,
+        provider: None,
+        provider_ref: None,
+        detail,
+    }
+}
