@@ -8,9 +8,19 @@ use serde_json::json;
 use super::{ApiDeps, Caller, cursor, params};
 use crate::http::{ApiError, json};
 use crate::keys;
-use crate::model::TimelineEvent;
+use crate::model::{Channel, TimelineEvent};
+use crate::store::TimelineQuery;
 
 const CONTACTS_SCOPE: &str = "contacts";
+const EVENT_TYPES: &[&str] = &[
+    "message",
+    "call",
+    "booking",
+    "payment",
+    "note",
+    "stage_change",
+];
+const CHANNELS: &[&str] = &["whatsapp", "instagram", "sms", "email", "chat", "phone"];
 
 /// Another tenant's contact and a missing one answer the same.
 fn not_found() -> ApiError {
@@ -98,15 +108,33 @@ pub async fn timeline(
         },
         None => None,
     };
+    let types = params::list(request, "types", EVENT_TYPES)?;
+    let channels: Vec<Channel> = params::list(request, "channels", CHANNELS)?
+        .iter()
+        .filter_map(|c| serde_json::from_value(json!(c)).ok())
+        .collect();
+    let from = params::instant(request, "from")?;
+    let to = params::instant(request, "to")?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(ApiError::bad_request("from", "from is after to"));
+    }
     let tenant = &caller.tenant_id;
     if !deps.store.contact_exists(tenant, contact).await? {
         return Err(not_found());
     }
     let tz: Tz = deps.store.settings(tenant).await?.tz();
-    let page = deps
-        .store
-        .timeline(tenant, contact, limit, after.as_deref(), oldest_first)
-        .await?;
+    let query = TimelineQuery {
+        limit,
+        after: after.as_deref(),
+        oldest_first,
+        from,
+        to,
+        types: &types,
+        channels: &channels,
+    };
+    let page = deps.store.timeline_page(tenant, contact, &query).await?;
     let items: Vec<TimelineItem> = page
         .events
         .iter()

@@ -3,7 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, page_query_limit, s, take_page};
+use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
 use crate::channels::{Deletion, IncomingMessage, StatusUpdate};
 use crate::keys;
 use crate::model::{DeliveryStatus, EventDetail, Provider, TimelineEvent};
@@ -47,7 +47,7 @@ pub struct TimelinePage {
     pub next: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(super) struct EventItem {
     pub(super) pk: String,
     pub(super) sk: String,
@@ -480,47 +480,5 @@ impl Store {
             Err(e) if !lost_race(&e) => Err(e.into()),
             _ => Ok(()),
         }
-    }
-
-    /// One page of a contact's timeline, newest first unless `oldest_first`.
-    /// `after` is the `next` of the previous page.
-    #[tracing::instrument(skip(self))]
-    pub async fn timeline(
-        &self,
-        tenant: &str,
-        contact: &str,
-        limit: usize,
-        after: Option<&str>,
-        oldest_first: bool,
-    ) -> Result<TimelinePage, StoreError> {
-        let pk = keys::contact_pk(tenant, contact);
-        let start = after
-            .map(|sk| Item::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk))]));
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :ev)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":ev", s(keys::EVENT_SK_PREFIX))
-            .scan_index_forward(oldest_first)
-            .limit(page_query_limit(limit))
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        let (items, more) = take_page(
-            out.items.unwrap_or_default(),
-            out.last_evaluated_key.is_some(),
-            limit,
-        );
-        let events: Vec<EventItem> = items
-            .into_iter()
-            .map(serde_dynamo::from_item)
-            .collect::<Result<_, _>>()?;
-        let next = more.then(|| events.last()).flatten().map(|e| e.sk.clone());
-        Ok(TimelinePage {
-            events: events.into_iter().map(|e| e.event).collect(),
-            next,
-        })
     }
 }

@@ -9,12 +9,14 @@ mod merge;
 mod objects;
 mod settings;
 mod staff;
+mod timeline;
 
 pub use connections::{Connection, ConnectionSummary, Secrets};
 pub use contacts::{ContactPage, ContactProfile, ContactView};
 pub use events::{MetricCounters, RecordOutcome, TimelinePage};
 pub use objects::{ObjectReport, rank};
 pub use settings::{DEFAULT_STAGES, TenantSettings};
+pub use timeline::TimelineQuery;
 
 use std::collections::HashMap;
 
