@@ -5,6 +5,7 @@ use thiserror::Error;
 pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const INGEST_QUEUE_URL: &str = "INGEST_QUEUE_URL";
 pub const BLOB_BUCKET: &str = "BLOB_BUCKET";
+pub const CURSOR_KEY: &str = "CURSOR_KEY";
 
 #[derive(Debug, Error)]
 #[error("environment variable {0} is not set")]

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use lambda_http::Body;
 use serde_json::{Value, json};
-use shared::api::{self, ApiDeps};
+use shared::api::{self, ApiDeps, CursorKey};
 use shared::delivery::DeliveryQueue;
 use shared::ingest::{self, IngestDeps};
 use shared::model::Provider;
@@ -63,6 +63,8 @@ impl Functions {
             },
             api: ApiDeps {
                 store: store.clone(),
+                // Cursors of a local stack live as long as its process.
+                cursors: CursorKey::new(ulid::Ulid::new().to_string()),
             },
             store,
         })

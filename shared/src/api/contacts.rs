@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{ApiDeps, Caller, cursor, params};
+use super::{ApiDeps, Caller, params};
 use crate::http::{ApiError, json};
 use crate::keys;
 use crate::model::{Channel, TimelineEvent};
@@ -34,7 +34,11 @@ pub async fn list(
 ) -> Result<Response<Body>, ApiError> {
     let limit = params::limit(request)?;
     let after = match params::optional(request, "cursor") {
-        Some(raw) => match cursor::decode(CONTACTS_SCOPE, raw)?.as_slice() {
+        Some(raw) => match deps
+            .cursors
+            .open(&caller.tenant_id, CONTACTS_SCOPE, raw)?
+            .as_slice()
+        {
             [sort_key, contact] => Some((sort_key.clone(), contact.clone())),
             _ => {
                 return Err(ApiError::bad_request(
@@ -49,9 +53,10 @@ pub async fn list(
         .store
         .contacts_by_activity(&caller.tenant_id, limit, after)
         .await?;
-    let next_cursor = page
-        .next
-        .map(|(sort_key, contact)| cursor::encode(CONTACTS_SCOPE, vec![sort_key, contact]));
+    let next_cursor = page.next.map(|(sort_key, contact)| {
+        deps.cursors
+            .seal(&caller.tenant_id, CONTACTS_SCOPE, &[sort_key, contact])
+    });
     Ok(json(
         StatusCode::OK,
         &json!({ "items": page.contacts, "next_cursor": next_cursor }),
@@ -97,7 +102,11 @@ pub async fn timeline(
         }
     };
     let after = match params::optional(request, "cursor") {
-        Some(raw) => match cursor::decode(contact, raw)?.as_slice() {
+        Some(raw) => match deps
+            .cursors
+            .open(&caller.tenant_id, contact, raw)?
+            .as_slice()
+        {
             [sk] if sk.starts_with(keys::EVENT_SK_PREFIX) => Some(sk.clone()),
             _ => {
                 return Err(ApiError::bad_request(
@@ -146,7 +155,9 @@ pub async fn timeline(
                 .to_rfc3339_opts(SecondsFormat::Secs, false),
         })
         .collect();
-    let next_cursor = page.next.map(|sk| cursor::encode(contact, vec![sk]));
+    let next_cursor = page
+        .next
+        .map(|sk| deps.cursors.seal(&caller.tenant_id, contact, &[sk]));
     Ok(json(
         StatusCode::OK,
         &json!({ "items": items, "next_cursor": next_cursor }),

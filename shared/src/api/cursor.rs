@@ -1,36 +1,52 @@
-//! Opaque page cursors. A cursor is bound to the listing it came from; one
-//! taken from another contact's listing is rejected.
+//! Opaque, tamper-evident page cursors: the position is MAC'd together with
+//! the tenant and the listing it came from, so a forged cursor, or one taken
+//! from another tenant or contact, is rejected with 400.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::http::ApiError;
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct Cursor {
-    /// What was listed (a contact id, or "contacts").
-    scope: String,
-    /// Where the previous page stopped.
-    position: Vec<String>,
-}
+/// The key cursors are signed with (`CURSOR_KEY`, from Secrets Manager in AWS).
+#[derive(Clone)]
+pub struct CursorKey(Vec<u8>);
 
-pub fn encode(scope: &str, position: Vec<String>) -> String {
-    let cursor = Cursor {
-        scope: scope.to_string(),
-        position,
-    };
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
-}
-
-pub fn decode(scope: &str, raw: &str) -> Result<Vec<String>, ApiError> {
-    let invalid = || ApiError::bad_request("cursor", "cursor is not valid for this listing");
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if cursor.scope != scope {
-        return Err(invalid());
+impl CursorKey {
+    pub fn new(key: impl Into<Vec<u8>>) -> Self {
+        Self(key.into())
     }
-    Ok(cursor.position)
+
+    fn mac(&self, tenant: &str, scope: &str, payload: &[u8]) -> Hmac<Sha256> {
+        // HMAC takes keys of any length.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!());
+        for part in [tenant.as_bytes(), b"\0", scope.as_bytes(), b"\0", payload] {
+            mac.update(part);
+        }
+        mac
+    }
+
+    pub fn seal(&self, tenant: &str, scope: &str, position: &[String]) -> String {
+        let payload = serde_json::to_vec(position).unwrap_or_default();
+        let tag = self.mac(tenant, scope, &payload).finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
+    }
+
+    pub fn open(&self, tenant: &str, scope: &str, raw: &str) -> Result<Vec<String>, ApiError> {
+        let invalid = || ApiError::bad_request("cursor", "cursor is not valid for this listing");
+        let (payload, tag) = raw.split_once('.').ok_or_else(invalid)?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
+        self.mac(tenant, scope, &payload)
+            .verify_slice(&tag)
+            .map_err(|_| invalid())?;
+        serde_json::from_slice(&payload).map_err(|_| invalid())
+    }
 }
 
 #[cfg(test)]
@@ -38,11 +54,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_within_its_scope_only() {
-        let raw = encode("c1", vec!["EV#2026".into()]);
-        assert_eq!(decode("c1", &raw).unwrap(), vec!["EV#2026".to_string()]);
-        assert!(decode("c2", &raw).is_err());
-        assert!(decode("c1", "!!!").is_err());
-        assert!(decode("c1", &URL_SAFE_NO_PAD.encode(b"{}")).is_err());
+    fn opens_only_its_own_cursors() {
+        let key = CursorKey::new(b"k".to_vec());
+        let raw = key.seal("t1", "c1", &["EV#2026".into()]);
+        assert_eq!(
+            key.open("t1", "c1", &raw).unwrap(),
+            vec!["EV#2026".to_string()]
+        );
+        assert!(key.open("t1", "c2", &raw).is_err(), "another contact");
+        assert!(key.open("t2", "c1", &raw).is_err(), "another tenant");
+        assert!(
+            CursorKey::new(b"other".to_vec())
+                .open("t1", "c1", &raw)
+                .is_err()
+        );
+        let forged = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(br#"["EV#2099"]"#),
+            raw.split_once('.').unwrap().1
+        );
+        assert!(key.open("t1", "c1", &forged).is_err(), "edited position");
+        assert!(key.open("t1", "c1", "!!!").is_err());
+        assert!(key.open("t1", "c1", "").is_err());
     }
 }

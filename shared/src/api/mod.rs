@@ -12,6 +12,7 @@ mod settings;
 mod staff;
 
 pub use auth::{Caller, Role};
+pub use cursor::CursorKey;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -21,6 +22,7 @@ use crate::store::Store;
 
 pub struct ApiDeps {
     pub store: Store,
+    pub cursors: CursorKey,
 }
 
 pub async fn handle(deps: &ApiDeps, request: Request) -> Response<Body> {

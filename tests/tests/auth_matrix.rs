@@ -1,0 +1,143 @@
+//! Every authorized route in template.yaml, called with no token, a forged
+//! token, another tenant's token, and an agent's and an admin's token.
+
+use devtools::template::Template;
+use integration_tests::{TestStack, fixture};
+
+/// (route key, body, admin only, names a resource of the tenant)
+const ROUTES: &[(&str, &str, bool, bool)] = &[
+    ("GET /contacts", "", false, false),
+    ("GET /contacts/{contact}", "", false, true),
+    ("GET /contacts/{contact}/timeline", "", false, true),
+    (
+        "POST /contacts/{contact}/messages",
+        r#"{"channel":"sms","body":"hi","author":"ai"}"#,
+        false,
+        true,
+    ),
+    (
+        "POST /contacts/{contact}/notes",
+        r#"{"body":"note"}"#,
+        false,
+        true,
+    ),
+    (
+        "PUT /contacts/{contact}/stage",
+        r#"{"stage":"contacted"}"#,
+        false,
+        true,
+    ),
+    ("GET /settings", "", false, false),
+    (
+        "PUT /settings",
+        r#"{"timezone":"Europe/London"}"#,
+        true,
+        false,
+    ),
+    ("GET /connections", "", true, false),
+    (
+        "POST /connections",
+        r#"{"provider":"sms","secrets":{"auth_token":"t"}}"#,
+        true,
+        false,
+    ),
+    ("DELETE /connections/{connection}", "", true, true),
+];
+
+#[tokio::test]
+async fn every_route_checks_token_tenant_and_role() {
+    let stack = TestStack::new().await;
+    let connection = stack.whatsapp_connection("salon").await;
+    stack
+        .post_whatsapp(&connection, &fixture("whatsapp/text_message.json"))
+        .await;
+    stack.drain().await;
+    let contact = stack.only_contact("salon").await;
+
+    let template = Template::load_default().unwrap();
+    let authorized: Vec<String> = template
+        .routes()
+        .into_iter()
+        .filter(|r| r.authorized)
+        .map(|r| r.key())
+        .collect();
+    for key in &authorized {
+        assert!(
+            ROUTES.iter().any(|(k, ..)| k == key),
+            "{key} is not in the auth matrix"
+        );
+    }
+
+    let call = |key: &str, body: &str, token: Option<String>| {
+        let (method, path) = key.split_once(' ').unwrap();
+        let path = path
+            .replace("{contact}", &contact)
+            .replace("{connection}", &connection);
+        let method = method.to_string();
+        let body = body.to_string();
+        let stack = &stack;
+        async move {
+            let auth = token.map(|t| format!("Bearer {t}"));
+            let mut headers = vec![("content-type", "application/json")];
+            if let Some(auth) = &auth {
+                headers.push(("authorization", auth.as_str()));
+            }
+            stack
+                .request(&method, &path, &headers, body.as_bytes())
+                .await
+        }
+    };
+
+    for (key, body, admin_only, names_resource) in ROUTES {
+        assert!(
+            authorized.contains(&key.to_string()),
+            "{key} is not a template route"
+        );
+        assert_eq!(
+            call(key, body, None).await.status,
+            401,
+            "{key} without a token"
+        );
+        assert_eq!(
+            call(key, body, Some("e30.e30.forged".into())).await.status,
+            401,
+            "{key} with a forged token"
+        );
+        let agent = call(key, body, Some(stack.token("salon", "agent"))).await;
+        if *admin_only {
+            assert_eq!(agent.status, 403, "{key} as an agent: {agent:?}");
+        } else {
+            assert!(
+                (200..300).contains(&agent.status),
+                "{key} as an agent: {agent:?}"
+            );
+        }
+        let rival = call(key, body, Some(stack.token("rival", "admin"))).await;
+        if *names_resource {
+            assert_eq!(rival.status, 404, "{key} from another tenant: {rival:?}");
+        } else {
+            let text = String::from_utf8_lossy(&rival.body).to_string();
+            assert!(
+                !text.contains(&contact) && !text.contains(&connection),
+                "{key} leaked: {text}"
+            );
+        }
+    }
+    // The rival's settings write did not touch the salon's.
+    let settings = stack.get("/settings", &stack.token("salon", "agent")).await.json();
+    assert_eq!(settings["timezone"], "UTC");
+    // The admin last: DELETE removes the connection.
+    for (key, body, ..) in ROUTES {
+        let admin = call(key, body, Some(stack.token("salon", "admin"))).await;
+        assert!(
+            (200..300).contains(&admin.status),
+            "{key} as an admin: {admin:?}"
+        );
+    }
+    // The rival's settings write did not touch the salon's.
+    let settings = stack
+        .get("/settings", &stack.token("salon", "admin"))
+        .await
+        .json();
+    assert_eq!(settings["timezone"], "Europe/London");
+}
