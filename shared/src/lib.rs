@@ -18,3 +18,4 @@ pub mod signature;
 pub mod sns_certificates;
 pub mod store;
 pub mod telemetry;
+pub mod text;

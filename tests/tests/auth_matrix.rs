@@ -124,7 +124,10 @@ async fn every_route_checks_token_tenant_and_role() {
         }
     }
     // The rival's settings write did not touch the salon's.
-    let settings = stack.get("/settings", &stack.token("salon", "agent")).await.json();
+    let settings = stack
+        .get("/settings", &stack.token("salon", "agent"))
+        .await
+        .json();
     assert_eq!(settings["timezone"], "UTC");
     // The admin last: DELETE removes the connection.
     for (key, body, ..) in ROUTES {

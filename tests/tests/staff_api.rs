@@ -169,3 +169,72 @@ async fn stage_changes_are_recorded_with_who_and_when() {
     assert_eq!(changes[0]["by_user_id"], "salon-agent");
     assert!(changes[1].get("from").is_none());
 }
+
+#[tokio::test]
+async fn contacts_are_found_by_name_phone_or_email() {
+    let stack = TestStack::new().await;
+    let contact = maya(&stack).await;
+    let postmark = stack
+        .connection("salon", shared::model::Provider::Postmark)
+        .await;
+    stack
+        .post_postmark(
+            &postmark,
+            integration_tests::APP_SECRET,
+            &fixture("postmark/inbound.json"),
+        )
+        .await;
+    stack.drain().await;
+    let admin = stack.token("salon", "admin");
+    call(
+        &stack,
+        "PUT",
+        "/settings",
+        "admin",
+        json!({ "timezone": "Europe/London", "phone_region": "GB" }),
+    )
+    .await;
+    let ids = |reply: serde_json::Value| -> Vec<String> {
+        reply["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["contact_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for q in [
+        "lopez",
+        "L%C3%B3pez",
+        "MAYA",
+        "07700%20900123",
+        "%2B44%207700%20900123",
+    ] {
+        let found = ids(stack.get(&format!("/contacts?q={q}"), &admin).await.json());
+        assert!(found.contains(&contact), "q={q}: {found:?}");
+    }
+    let by_email = ids(stack
+        .get("/contacts?q=MAYA.LOPEZ%40example.com", &admin)
+        .await
+        .json());
+    assert_eq!(
+        by_email.len(),
+        1,
+        "{:?}",
+        stack
+            .get("/contacts?q=MAYA.LOPEZ%40example.com", &admin)
+            .await
+            .json()
+    );
+    assert_ne!(
+        by_email[0], contact,
+        "the email belongs to the Postmark contact"
+    );
+    assert!(ids(stack.get("/contacts?q=nobody", &admin).await.json()).is_empty());
+    assert!(
+        ids(stack
+            .get("/contacts?q=lopez", &stack.token("rival", "admin"))
+            .await
+            .json())
+        .is_empty()
+    );
+}

@@ -33,6 +33,17 @@ pub async fn list(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let limit = params::limit(request)?;
+    if let Some(q) = params::optional(request, "q") {
+        let region = deps.store.settings(&caller.tenant_id).await?.phone_region;
+        let found = deps
+            .store
+            .search_contacts(&caller.tenant_id, q, region.as_deref(), limit)
+            .await?;
+        return Ok(json(
+            StatusCode::OK,
+            &json!({ "items": found, "next_cursor": null }),
+        ));
+    }
     let after = match params::optional(request, "cursor") {
         Some(raw) => match deps
             .cursors

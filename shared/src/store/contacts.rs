@@ -311,6 +311,54 @@ impl Store {
             .is_some())
     }
 
+    /// Contacts matching `q`: an email address or phone number (any common
+    /// format, read with the business's region) finds its holder exactly;
+    /// anything else matches names, case- and accent-insensitively.
+    #[tracing::instrument(skip(self))]
+    pub async fn search_contacts(
+        &self,
+        tenant: &str,
+        q: &str,
+        region: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ContactProfile>, StoreError> {
+        let looks_like_phone = q.chars().filter(char::is_ascii_digit).count() >= 6
+            && q.chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        let identities = [
+            Identity::email(q).ok(),
+            looks_like_phone
+                .then(|| Identity::phone(q, region).ok())
+                .flatten(),
+        ];
+        let mut found = Vec::new();
+        for identity in identities.iter().flatten() {
+            if let Some(owner) = self.identity_owner(tenant, identity).await?
+                && let Some(view) = self.contact(tenant, &owner).await?
+            {
+                found.push(view.profile);
+            }
+        }
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        let needle = crate::text::fold(q.trim());
+        let mut after = None;
+        loop {
+            let page = self.contacts_by_activity(tenant, 100, after).await?;
+            found.extend(page.contacts.into_iter().filter(|p| {
+                p.display_name
+                    .as_deref()
+                    .is_some_and(|name| crate::text::fold(name).contains(&needle))
+            }));
+            if found.len() >= limit || page.next.is_none() {
+                found.truncate(limit);
+                return Ok(found);
+            }
+            after = page.next;
+        }
+    }
+
     /// Newest activity first. `after` is the `next` of the previous page.
     #[tracing::instrument(skip(self))]
     pub async fn contacts_by_activity(
