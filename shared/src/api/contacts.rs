@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{ApiDeps, Caller, params};
 use crate::http::{ApiError, json};
 use crate::keys;
-use crate::model::{Channel, TimelineEvent};
+use crate::model::{Channel, EventDetail, TimelineEvent};
 use crate::store::TimelineQuery;
 
 const CONTACTS_SCOPE: &str = "contacts";
@@ -23,7 +23,7 @@ const EVENT_TYPES: &[&str] = &[
 const CHANNELS: &[&str] = &["whatsapp", "instagram", "sms", "email", "chat", "phone"];
 
 /// Another tenant's contact and a missing one answer the same.
-fn not_found() -> ApiError {
+pub(super) fn not_found() -> ApiError {
     ApiError::NotFound("no such contact".into())
 }
 
@@ -87,12 +87,61 @@ pub async fn get(
     Ok(json(StatusCode::OK, &view))
 }
 
+/// What a customer unsent shows as, everywhere.
+pub const DELETED_PLACEHOLDER: &str = "[Message deleted]";
+
 #[derive(Serialize)]
-struct TimelineItem<'a> {
+pub(super) struct TimelineItem<'a> {
     #[serde(flatten)]
     event: &'a TimelineEvent,
     /// The instant in the business's timezone, with its offset.
     local_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    placeholder: Option<&'static str>,
+}
+
+impl<'a> TimelineItem<'a> {
+    pub(super) fn new(event: &'a TimelineEvent, tz: Tz) -> Self {
+        let deleted = matches!(&event.detail, EventDetail::Message(m) if m.deleted);
+        Self {
+            event,
+            local_time: event
+                .occurred_at
+                .with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Secs, false),
+            placeholder: deleted.then_some(DELETED_PLACEHOLDER),
+        }
+    }
+}
+
+/// The position a timeline-like listing of `contact` continues from.
+pub(super) fn event_cursor(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+    request: &Request,
+) -> Result<Option<String>, ApiError> {
+    let Some(raw) = params::optional(request, "cursor") else {
+        return Ok(None);
+    };
+    match deps
+        .cursors
+        .open(&caller.tenant_id, contact, raw)?
+        .as_slice()
+    {
+        [sk] if sk.starts_with(keys::EVENT_SK_PREFIX) => Ok(Some(sk.clone())),
+        _ => Err(ApiError::bad_request(
+            "cursor",
+            "cursor is not valid for this listing",
+        )),
+    }
+}
+
+pub(super) fn channel_filter(request: &Request) -> Result<Vec<Channel>, ApiError> {
+    Ok(params::list(request, "channels", CHANNELS)?
+        .iter()
+        .filter_map(|c| serde_json::from_value(json!(c)).ok())
+        .collect())
 }
 
 pub async fn timeline(
@@ -112,27 +161,9 @@ pub async fn timeline(
             ));
         }
     };
-    let after = match params::optional(request, "cursor") {
-        Some(raw) => match deps
-            .cursors
-            .open(&caller.tenant_id, contact, raw)?
-            .as_slice()
-        {
-            [sk] if sk.starts_with(keys::EVENT_SK_PREFIX) => Some(sk.clone()),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "cursor",
-                    "cursor is not valid for this listing",
-                ));
-            }
-        },
-        None => None,
-    };
+    let after = event_cursor(deps, caller, contact, request)?;
     let types = params::list(request, "types", EVENT_TYPES)?;
-    let channels: Vec<Channel> = params::list(request, "channels", CHANNELS)?
-        .iter()
-        .filter_map(|c| serde_json::from_value(json!(c)).ok())
-        .collect();
+    let channels = channel_filter(request)?;
     let from = params::instant(request, "from")?;
     let to = params::instant(request, "to")?;
     if let (Some(from), Some(to)) = (from, to)
@@ -158,13 +189,7 @@ pub async fn timeline(
     let items: Vec<TimelineItem> = page
         .events
         .iter()
-        .map(|event| TimelineItem {
-            event,
-            local_time: event
-                .occurred_at
-                .with_timezone(&tz)
-                .to_rfc3339_opts(SecondsFormat::Secs, false),
-        })
+        .map(|event| TimelineItem::new(event, tz))
         .collect();
     let next_cursor = page
         .next

@@ -1,6 +1,7 @@
-//! `POST /contacts/{contact}/messages`: a message the business sent (by an AI
-//! or a person), recorded once per `Idempotency-Key` and once per provider
-//! message id, so the provider's echo of it is not a second message.
+//! `GET /contacts/{contact}/messages`: the unified messages of all channels,
+//! filtered by channel and searched; `POST`: a message the business sent (by
+//! an AI or a person), recorded once per `Idempotency-Key` and once per
+//! provider message id, so the provider's echo of it is not a second message.
 
 use chrono::{DateTime, Utc};
 use http::StatusCode;
@@ -8,12 +9,16 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use ulid::Ulid;
 
-use super::{ApiDeps, Caller, body};
+use super::contacts::{TimelineItem, channel_filter, event_cursor, not_found};
+use super::{ApiDeps, Caller, body, params};
 use crate::channels::IncomingMessage;
 use crate::http::{ApiError, json};
 use crate::identity::{Identity, IdentityKind};
-use crate::model::{Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider};
-use crate::store::RecordOutcome;
+use crate::keys;
+use crate::model::{
+    Attachment, Author, Channel, DeliveryStatus, Direction, EventDetail, Message, Provider,
+};
+use crate::store::{RecordOutcome, TimelineQuery};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -142,4 +147,98 @@ pub async fn send(
         RecordOutcome::Duplicate { .. } => StatusCode::OK,
     };
     Ok(json(status, &event))
+}
+
+#[derive(serde::Serialize)]
+struct MessageItem<'a> {
+    #[serde(flatten)]
+    item: TimelineItem<'a>,
+    /// Where the search terms occur in `body`: `[start, end)` character offsets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matches: Option<Vec<(usize, usize)>>,
+}
+
+/// Events read per page while searching.
+const SEARCH_BATCH: usize = 100;
+
+pub async fn list(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let limit = params::limit(request)?;
+    let channels = channel_filter(request)?;
+    let mut after = event_cursor(deps, caller, contact, request)?;
+    let terms = params::optional(request, "q")
+        .map(crate::text::terms)
+        .unwrap_or_default();
+    let tenant = &caller.tenant_id;
+    if !deps.store.contact_exists(tenant, contact).await? {
+        return Err(not_found());
+    }
+    let tz = deps.store.settings(tenant).await?.tz();
+    let message_type = ["message".to_string()];
+    let mut found = Vec::new();
+    let mut next = None;
+    // Without terms one page is the answer; with terms, read on until enough
+    // messages match or the history ends.
+    loop {
+        let query = TimelineQuery {
+            limit: if terms.is_empty() {
+                limit
+            } else {
+                SEARCH_BATCH
+            },
+            after: after.as_deref(),
+            types: &message_type,
+            channels: &channels,
+            ..TimelineQuery::default()
+        };
+        let page = deps.store.timeline_page(tenant, contact, &query).await?;
+        let mut stopped_early = false;
+        for event in page.events {
+            if found.len() == limit {
+                stopped_early = true;
+                break;
+            }
+            let body = match &event.detail {
+                EventDetail::Message(m) if !m.deleted => m.body.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            let sk = keys::event_sk(event.occurred_at, &event.event_id);
+            if terms.is_empty() {
+                found.push((event, None));
+            } else if let Some(matches) = crate::text::find_all(&body, &terms) {
+                found.push((event, Some(matches)));
+            }
+            after = Some(sk);
+        }
+        if terms.is_empty() {
+            next = page.next;
+            break;
+        }
+        if stopped_early || found.len() == limit {
+            next = after
+                .clone()
+                .filter(|_| stopped_early || page.next.is_some());
+            break;
+        }
+        match page.next {
+            Some(sk) => after = Some(sk),
+            None => break,
+        }
+    }
+    let items: Vec<MessageItem> = found
+        .iter()
+        .map(|(event, matches)| MessageItem {
+            item: TimelineItem::new(event, tz),
+            matches: matches.clone(),
+        })
+        .collect();
+    let next_cursor = next.map(|sk| deps.cursors.seal(tenant, contact, &[sk]));
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "items": items, "next_cursor": next_cursor }),
+    ))
 }
