@@ -10,6 +10,7 @@ const ROUTES: &[(&str, &str, bool, bool)] = &[
     ("GET /contacts/{contact}", "", false, true),
     ("GET /contacts/{contact}/timeline", "", false, true),
     ("GET /contacts/{contact}/messages", "", false, true),
+    ("GET /contacts/{contact}/duplicates", "", false, true),
     (
         "POST /contacts/{contact}/messages",
         r#"{"channel":"sms","body":"hi","author":"ai"}"#,

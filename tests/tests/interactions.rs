@@ -323,13 +323,26 @@ async fn two_known_contacts_are_never_merged_by_a_booking() {
         .post_calcom(&calcom, &fixture("calcom/booking_created.json"))
         .await;
     stack.drain().await;
-    let contacts = stack
-        .get("/contacts", &stack.token("salon", "admin"))
-        .await
-        .json();
-    assert_eq!(
-        contacts["items"].as_array().unwrap().len(),
-        2,
-        "suggested, not merged"
-    );
+    let admin = stack.token("salon", "admin");
+    let contacts = stack.get("/contacts", &admin).await.json();
+    let ids: Vec<String> = contacts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["contact_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "suggested, not merged");
+    // Each is suggested as the other's duplicate, with the reasons.
+    for (me, other) in [(&ids[0], &ids[1]), (&ids[1], &ids[0])] {
+        let suggestions = stack
+            .get(&format!("/contacts/{me}/duplicates"), &admin)
+            .await
+            .json();
+        let items = suggestions["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{suggestions}");
+        assert_eq!(&items[0]["contact"]["contact_id"], other.as_str());
+        let reasons = items[0]["reasons"].to_string();
+        assert!(reasons.contains("phone +447700900123"), "{reasons}");
+        assert!(reasons.contains("same name"), "{reasons}");
+    }
 }

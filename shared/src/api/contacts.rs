@@ -199,3 +199,22 @@ pub async fn timeline(
         &json!({ "items": items, "next_cursor": next_cursor }),
     ))
 }
+
+pub async fn duplicates(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+) -> Result<Response<Body>, ApiError> {
+    if !deps
+        .store
+        .contact_exists(&caller.tenant_id, contact)
+        .await?
+    {
+        return Err(not_found());
+    }
+    let items = deps
+        .store
+        .duplicate_suggestions(&caller.tenant_id, contact)
+        .await?;
+    Ok(json(StatusCode::OK, &json!({ "items": items })))
+}

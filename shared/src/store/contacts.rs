@@ -161,6 +161,10 @@ impl Store {
                 Some(owner) => {
                     if self.is_anonymous(tenant, &owner).await? {
                         self.merge_contact(tenant, &owner, contact).await?;
+                    } else {
+                        // Two known people named together: staff decide.
+                        self.suggest_duplicate(tenant, contact, &owner, identity)
+                            .await?;
                     }
                     return Ok(());
                 }

@@ -4,6 +4,7 @@
 
 mod connections;
 mod contacts;
+mod duplicates;
 mod events;
 mod merge;
 mod objects;
@@ -13,6 +14,7 @@ mod timeline;
 
 pub use connections::{Connection, ConnectionSummary, Secrets};
 pub use contacts::{ContactPage, ContactProfile, ContactView};
+pub use duplicates::DuplicateSuggestion;
 pub use events::{MetricCounters, RecordOutcome, TimelinePage};
 pub use objects::{ObjectReport, rank};
 pub use settings::{DEFAULT_STAGES, TenantSettings};
