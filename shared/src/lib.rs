@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod http;
 pub mod identity;
 pub mod ingest;
+pub mod journey;
 pub mod keys;
 pub mod model;
 pub mod normalize;

@@ -11,6 +11,7 @@ const ROUTES: &[(&str, &str, bool, bool)] = &[
     ("GET /contacts/{contact}/timeline", "", false, true),
     ("GET /contacts/{contact}/messages", "", false, true),
     ("GET /contacts/{contact}/duplicates", "", false, true),
+    ("GET /contacts/{contact}/journey", "", false, true),
     (
         "POST /contacts/{contact}/messages",
         r#"{"channel":"sms","body":"hi","author":"ai"}"#,

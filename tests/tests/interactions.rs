@@ -346,3 +346,73 @@ async fn two_known_contacts_are_never_merged_by_a_booking() {
         assert!(reasons.contains("same name"), "{reasons}");
     }
 }
+
+#[tokio::test]
+async fn the_journey_tells_the_story_from_first_touch_to_rebooking() {
+    let stack = TestStack::new().await;
+    let whatsapp = stack.whatsapp_connection("salon").await;
+    let calcom = stack.connection("salon", Provider::Calcom).await;
+    let stripe = stack.connection("salon", Provider::Stripe).await;
+    let postmark = stack.connection("salon", Provider::Postmark).await;
+    stack
+        .post_whatsapp(&whatsapp, &fixture("whatsapp/text_message.json"))
+        .await;
+    stack.drain().await;
+    for name in [
+        "booking_created.json",
+        "booking_rescheduled.json",
+        "meeting_ended_wrapped.json",
+    ] {
+        stack
+            .post_calcom(&calcom, &fixture(&format!("calcom/{name}")))
+            .await;
+    }
+    stack
+        .post_stripe(
+            &stripe,
+            &fixture("stripe/payment_intent_succeeded.json"),
+            Utc::now().timestamp(),
+        )
+        .await;
+    stack.drain().await;
+    // The booking tied Maya's email to her: her email lands on the same timeline.
+    stack
+        .post_postmark(&postmark, APP_SECRET, &fixture("postmark/inbound.json"))
+        .await;
+    stack.drain().await;
+    let maya = stack.only_contact("salon").await;
+    let journey = stack
+        .get(
+            &format!("/contacts/{maya}/journey"),
+            &stack.token("salon", "agent"),
+        )
+        .await
+        .json();
+    assert_eq!(journey["awareness"]["channel"], "whatsapp");
+    assert_eq!(
+        journey["awareness"]["first_touch_at"],
+        "2026-10-21T08:14:01Z"
+    );
+    let questions = journey["consideration"]["questions"].as_array().unwrap();
+    assert_eq!(questions.len(), 1);
+    assert!(
+        questions[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("balayage for Saturday")
+    );
+    assert_eq!(journey["decision"]["touchpoints"], 1);
+    assert_eq!(journey["decision"]["seconds_to_book"], 400);
+    assert_eq!(journey["decision"]["service"], "balayage-shoulder-length");
+    assert_eq!(journey["experience"]["appointments_completed"], 1);
+    assert_eq!(journey["experience"]["paid_minor"]["gbp"], 5000);
+    let rebook = journey["loyalty"]["rebooking_requests"].as_array().unwrap();
+    assert_eq!(rebook.len(), 1, "{journey}");
+    assert!(
+        rebook[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Can I rebook?")
+    );
+    assert_eq!(journey["loyalty"]["repeat_bookings"], 0);
+}

@@ -218,3 +218,31 @@ pub async fn duplicates(
         .await?;
     Ok(json(StatusCode::OK, &json!({ "items": items })))
 }
+
+pub async fn journey(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = &caller.tenant_id;
+    if !deps.store.contact_exists(tenant, contact).await? {
+        return Err(not_found());
+    }
+    let mut events = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let query = TimelineQuery {
+            limit: 100,
+            after: after.as_deref(),
+            oldest_first: true,
+            ..TimelineQuery::default()
+        };
+        let page = deps.store.timeline_page(tenant, contact, &query).await?;
+        events.extend(page.events);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(json(StatusCode::OK, &crate::journey::journey(&events)))
+}
