@@ -196,12 +196,16 @@ impl Store {
                 }
             }
         }
-        Err(StoreError::Contention(keys::identity_pk(tenant, identity)))
+        Err(StoreError::Contention(format!(
+            "identity owner ({})",
+            identity.kind.as_str()
+        )))
     }
 
     /// The contact holding `identity`, created atomically if nobody holds it:
     /// two first messages racing from one person still make one contact.
-    #[tracing::instrument(skip(self, display_name))]
+    // Identities are personal data: they stay out of logs and spans.
+    #[tracing::instrument(skip(self, identity, display_name))]
     pub async fn resolve_contact(
         &self,
         tenant: &str,
@@ -255,7 +259,10 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(StoreError::Contention(identity_pk))
+        Err(StoreError::Contention(format!(
+            "identity owner ({})",
+            identity.kind.as_str()
+        )))
     }
 
     /// Moves the contact's last activity forward (never back), which re-sorts
@@ -318,7 +325,7 @@ impl Store {
     /// Contacts matching `q`: an email address or phone number (any common
     /// format, read with the business's region) finds its holder exactly;
     /// anything else matches names, case- and accent-insensitively.
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(skip(self, q))]
     pub async fn search_contacts(
         &self,
         tenant: &str,
