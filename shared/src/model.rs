@@ -247,6 +247,16 @@ pub struct Note {
     pub body: String,
 }
 
+/// Staff joined or separated contacts: which identities moved, and who did it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityLink {
+    /// `merge` (another contact joined this one).
+    pub action: String,
+    pub other_contact_id: String,
+    pub identities: Vec<crate::identity::Identity>,
+    pub by_user_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,6 +276,7 @@ pub enum EventDetail {
     Payment(Payment),
     Note(Note),
     StageChange(StageChange),
+    IdentityLink(IdentityLink),
 }
 
 impl EventDetail {
@@ -304,6 +315,7 @@ impl EventDetail {
             EventDetail::Payment(_) => "payment",
             EventDetail::Note(_) => "note",
             EventDetail::StageChange(_) => "stage_change",
+            EventDetail::IdentityLink(_) => "identity_link",
         }
     }
 }

@@ -30,6 +30,13 @@ const ROUTES: &[(&str, &str, bool, bool)] = &[
         false,
         true,
     ),
+    (
+        "POST /contacts/{contact}/merge",
+        r#"{"contact_id":"{other}"}"#,
+        false,
+        true,
+    ),
+    ("GET /audit", "", true, false),
     ("GET /settings", "", false, false),
     (
         "PUT /settings",
@@ -73,6 +80,7 @@ async fn every_route_checks_token_tenant_and_role() {
 
     let call = |key: &str, body: &str, token: Option<String>| {
         let (method, path) = key.split_once(' ').unwrap();
+        let needs_other = body.contains("{other}");
         let path = path
             .replace("{contact}", &contact)
             .replace("{connection}", &connection);
@@ -80,6 +88,19 @@ async fn every_route_checks_token_tenant_and_role() {
         let body = body.to_string();
         let stack = &stack;
         async move {
+            // Merging consumes a contact: each call gets a fresh one.
+            let body = if needs_other {
+                let phone = format!("+4477009{:05}", ulid::Ulid::new().random() % 100_000);
+                let identity = shared::identity::Identity::phone(&phone, None).unwrap();
+                let other = stack
+                    .store()
+                    .resolve_contact("salon", &identity, None, chrono::Utc::now())
+                    .await
+                    .unwrap();
+                body.replace("{other}", &other)
+            } else {
+                body
+            };
             let auth = token.map(|t| format!("Bearer {t}"));
             let mut headers = vec![("content-type", "application/json")];
             if let Some(auth) = &auth {

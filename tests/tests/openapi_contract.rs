@@ -532,6 +532,54 @@ async fn walk_every_route() {
     expect(&reply, 400);
     contract.check("PUT", "/contacts/{contact}/stage", &reply);
 
+    // Merging another contact in, then the audit log.
+    let identity = shared::identity::Identity::phone("+447700900999", None).unwrap();
+    let other = stack
+        .store()
+        .resolve_contact("salon", &identity, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    let merge = format!("/contacts/{contact}/merge");
+    let reply = send(
+        &stack,
+        "POST",
+        &merge,
+        &agent,
+        &[],
+        Some(json!({ "contact_id": other })),
+    )
+    .await;
+    expect(&reply, 200);
+    contract.check("POST", "/contacts/{contact}/merge", &reply);
+    let reply = send(
+        &stack,
+        "POST",
+        &merge,
+        &agent,
+        &[],
+        Some(json!({ "contact_id": other })),
+    )
+    .await;
+    expect(&reply, 404);
+    contract.check("POST", "/contacts/{contact}/merge", &reply);
+    let reply = send(
+        &stack,
+        "POST",
+        &merge,
+        &agent,
+        &[],
+        Some(json!({ "contact_id": contact })),
+    )
+    .await;
+    expect(&reply, 400);
+    contract.check("POST", "/contacts/{contact}/merge", &reply);
+    let reply = get(&stack, "/audit", &admin).await;
+    expect(&reply, 200);
+    contract.check("GET", "/audit", &reply);
+    let reply = get(&stack, "/audit", &agent).await;
+    expect(&reply, 403);
+    contract.check("GET", "/audit", &reply);
+
     // Settings (a timezone with an offset shows in local_time).
     let reply = get(&stack, "/settings", &agent).await;
     expect(&reply, 200);

@@ -66,6 +66,8 @@ async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiE
         "PUT /contacts/{contact}/stage" => {
             staff::change_stage(deps, &caller, &contact()?, request).await
         }
+        "POST /contacts/{contact}/merge" => staff::merge(deps, &caller, &contact()?, request).await,
+        "GET /audit" => staff::audit(deps, &caller, request).await,
         "GET /settings" => settings::get(deps, &caller).await,
         "PUT /settings" => settings::put(deps, &caller, request).await,
         "GET /connections" => connections::list(deps, &caller, request).await,

@@ -5,7 +5,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::{ApiDeps, Caller, body};
+use super::{ApiDeps, Caller, body, params};
 use crate::http::{ApiError, json};
 
 const MAX_NOTE_CHARS: usize = 10_000;
@@ -85,5 +85,86 @@ pub async fn change_stage(
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "contact": view, "change": changed }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeRequest {
+    /// The contact that joins this one and then ceases to exist.
+    contact_id: String,
+}
+
+pub async fn merge(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let merge: MergeRequest = body::parse_json(request)?;
+    if ulid::Ulid::from_string(&merge.contact_id).is_err() {
+        return Err(not_found());
+    }
+    if merge.contact_id == contact {
+        return Err(ApiError::bad_request(
+            "contact_id",
+            "a contact cannot be merged into itself",
+        ));
+    }
+    let event = deps
+        .store
+        .merge_by_staff(
+            &caller.tenant_id,
+            contact,
+            &merge.contact_id,
+            &caller.user_id,
+        )
+        .await?
+        .ok_or_else(not_found)?;
+    let view = deps
+        .store
+        .contact(&caller.tenant_id, contact)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "contact": view, "change": event }),
+    ))
+}
+
+const AUDIT_SCOPE: &str = "audit";
+
+/// `GET /audit` (admins): privacy and identity actions, newest first.
+pub async fn audit(
+    deps: &ApiDeps,
+    caller: &Caller,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    caller.require_admin()?;
+    let limit = params::limit(request)?;
+    let after = match params::optional(request, "cursor") {
+        Some(raw) => match deps
+            .cursors
+            .open(&caller.tenant_id, AUDIT_SCOPE, raw)?
+            .as_slice()
+        {
+            [sk] => Some(sk.clone()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "cursor",
+                    "cursor is not valid for this listing",
+                ));
+            }
+        },
+        None => None,
+    };
+    let (items, next) = deps
+        .store
+        .audit_log(&caller.tenant_id, limit, after.as_deref())
+        .await?;
+    let next_cursor = next.map(|sk| deps.cursors.seal(&caller.tenant_id, AUDIT_SCOPE, &[sk]));
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "items": items, "next_cursor": next_cursor }),
     ))
 }

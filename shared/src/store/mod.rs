@@ -2,6 +2,7 @@
 //! method takes the tenant and builds keys through `crate::keys`, so a caller
 //! can only ever touch its own tenant's items.
 
+mod audit;
 mod connections;
 mod contacts;
 mod duplicates;
@@ -12,6 +13,7 @@ mod settings;
 mod staff;
 mod timeline;
 
+pub use audit::AuditEntry;
 pub use connections::{Connection, ConnectionSummary, Secrets};
 pub use contacts::{ContactPage, ContactProfile, ContactView};
 pub use duplicates::DuplicateSuggestion;

@@ -8,7 +8,7 @@ use ulid::Ulid;
 use super::events::EventItem;
 use super::{MAX_ATTEMPTS, Store, StoreError, lost_race, s};
 use crate::keys;
-use crate::model::{EventDetail, Note, StageChange, TimelineEvent};
+use crate::model::{EventDetail, IdentityLink, Note, StageChange, TimelineEvent};
 
 impl Store {
     /// Adds an internal note (staff-only) to the contact's timeline.
@@ -96,6 +96,53 @@ impl Store {
             }
         }
         Err(StoreError::Contention(keys::contact_pk(tenant, contact)))
+    }
+}
+
+impl Store {
+    /// Staff merge `other` into `contact`: everything of `other` moves, the
+    /// merge is recorded on the timeline and in the audit log. `None` when
+    /// either contact does not exist.
+    #[tracing::instrument(skip(self))]
+    pub async fn merge_by_staff(
+        &self,
+        tenant: &str,
+        contact: &str,
+        other: &str,
+        by_user_id: &str,
+    ) -> Result<Option<TimelineEvent>, StoreError> {
+        if !self.contact_exists(tenant, contact).await? {
+            return Ok(None);
+        }
+        let Some(moving) = self.contact(tenant, other).await? else {
+            return Ok(None);
+        };
+        self.merge_contact(tenant, other, contact).await?;
+        let event = staff_event(
+            contact,
+            EventDetail::IdentityLink(IdentityLink {
+                action: "merge".into(),
+                other_contact_id: other.to_string(),
+                identities: moving.identities,
+                by_user_id: by_user_id.to_string(),
+            }),
+        );
+        let item = EventItem::new(tenant, event.clone(), Vec::new());
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .send()
+            .await?;
+        self.record_audit(
+            tenant,
+            by_user_id,
+            "merge",
+            contact,
+            &format!("contact {other} merged into {contact}"),
+        )
+        .await?;
+        Ok(Some(event))
     }
 }
 

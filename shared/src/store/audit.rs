@@ -1,0 +1,94 @@
+//! The audit log: privacy and identity actions, who did them and when.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::{Item, Store, StoreError, page_query_limit, s, take_page};
+use crate::keys;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor_user_id: String,
+    pub action: String,
+    pub contact_id: String,
+    pub detail: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AuditItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    entry: AuditEntry,
+}
+
+fn audit_pk(tenant: &str) -> String {
+    format!("{}#AUDIT", keys::tenant_pk(tenant))
+}
+
+impl Store {
+    pub(super) async fn record_audit(
+        &self,
+        tenant: &str,
+        actor: &str,
+        action: &str,
+        contact: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let at = Utc::now();
+        let item = AuditItem {
+            pk: audit_pk(tenant),
+            sk: format!("{}#{}", keys::instant(at), Ulid::new()),
+            entry: AuditEntry {
+                at,
+                actor_user_id: actor.to_string(),
+                action: action.to_string(),
+                contact_id: contact.to_string(),
+                detail: detail.to_string(),
+            },
+        };
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Newest first; `after` is the `next` of the previous page.
+    pub async fn audit_log(
+        &self,
+        tenant: &str,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<(Vec<AuditEntry>, Option<String>), StoreError> {
+        let pk = audit_pk(tenant);
+        let start = after
+            .map(|sk| Item::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk))]));
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(false)
+            .limit(page_query_limit(limit))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        let (items, more) = take_page(
+            out.items.unwrap_or_default(),
+            out.last_evaluated_key.is_some(),
+            limit,
+        );
+        let items: Vec<AuditItem> = items
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<_, _>>()?;
+        let next = more.then(|| items.last()).flatten().map(|i| i.sk.clone());
+        Ok((items.into_iter().map(|i| i.entry).collect(), next))
+    }
+}
