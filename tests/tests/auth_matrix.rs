@@ -12,6 +12,7 @@ const ROUTES: &[(&str, &str, bool, bool)] = &[
     ("GET /contacts/{contact}/messages", "", false, true),
     ("GET /contacts/{contact}/duplicates", "", false, true),
     ("GET /contacts/{contact}/journey", "", false, true),
+    ("GET /contacts/{contact}/metrics", "", false, true),
     (
         "POST /contacts/{contact}/messages",
         r#"{"channel":"sms","body":"hi","author":"ai"}"#,

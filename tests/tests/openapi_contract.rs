@@ -532,6 +532,10 @@ async fn walk_every_route() {
     expect(&reply, 400);
     contract.check("PUT", "/contacts/{contact}/stage", &reply);
 
+    let reply = get(&stack, &format!("/contacts/{contact}/metrics"), &agent).await;
+    expect(&reply, 200);
+    contract.check("GET", "/contacts/{contact}/metrics", &reply);
+
     // Merging another contact in, then the audit log.
     let identity = shared::identity::Identity::phone("+447700900999", None).unwrap();
     let other = stack

@@ -152,3 +152,40 @@ async fn bad_sends_are_refused_and_change_nothing() {
     let timeline = stack.timeline("salon", &contact, "").await;
     assert_eq!(timeline["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn metrics_count_messages_and_time_the_replies() {
+    let stack = TestStack::new().await;
+    let (_, contact) = maya(&stack).await; // inbound at 08:14:01
+    // The AI answers 90 s later, a person once more without a new question.
+    for (key, at) in [
+        ("k-a", "2026-10-21T08:15:31Z"),
+        ("k-b", "2026-10-21T08:20:00Z"),
+    ] {
+        let reply = send(
+            &stack,
+            &contact,
+            Some(key),
+            json!({
+                "channel": "whatsapp", "body": "Yes!", "author": "ai", "sent_at": at
+            }),
+        )
+        .await;
+        assert_eq!(reply.status, 201);
+    }
+    let metrics = stack
+        .get(
+            &format!("/contacts/{contact}/metrics"),
+            &stack.token("salon", "agent"),
+        )
+        .await
+        .json();
+    assert_eq!(metrics["messages_in"], 1);
+    assert_eq!(metrics["messages_out"], 2);
+    assert_eq!(metrics["preferred_channel"], "whatsapp");
+    assert_eq!(metrics["response_time"]["replies"], 1);
+    assert_eq!(metrics["response_time"]["median_seconds"], 90.0);
+    assert_eq!(metrics["last_contact_at"], "2026-10-21T08:20:00Z");
+    let score = metrics["engagement_score"].as_u64().unwrap();
+    assert!(score <= 100);
+}

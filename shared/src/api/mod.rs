@@ -50,6 +50,7 @@ async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiE
         "GET /contacts/{contact}/timeline" => {
             contacts::timeline(deps, &caller, &contact()?, request).await
         }
+        "GET /contacts/{contact}/metrics" => contacts::metrics(deps, &caller, &contact()?).await,
         "GET /contacts/{contact}/journey" => contacts::journey(deps, &caller, &contact()?).await,
         "GET /contacts/{contact}/duplicates" => {
             contacts::duplicates(deps, &caller, &contact()?).await
