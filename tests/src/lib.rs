@@ -227,30 +227,23 @@ impl TestStack {
         .await
     }
 
-    /// POSTs a Twilio form signed over the URL Twilio would have called.
+    /// POSTs an SMS webhook signed over the URL Twilio would have called.
     pub async fn post_sms(&self, connection: &str, query: &str, body: &[u8]) -> Reply {
-        let path = format!("/webhooks/sms/{connection}{query}");
-        let signature = compute_signature(APP_SECRET, &format!("http://{HOST}{path}"), body);
-        self.request(
-            "POST",
-            &path,
-            &[
-                ("host", HOST),
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("x-twilio-signature", &signature),
-            ],
-            body,
-        )
-        .await
+        self.post_twilio(&format!("/webhooks/sms/{connection}{query}"), body)
+            .await
     }
 
     /// POSTs a Twilio Voice status callback, signed like `post_sms`.
     pub async fn post_voice(&self, connection: &str, body: &[u8]) -> Reply {
-        let path = format!("/webhooks/voice/{connection}");
+        self.post_twilio(&format!("/webhooks/voice/{connection}"), body)
+            .await
+    }
+
+    async fn post_twilio(&self, path: &str, body: &[u8]) -> Reply {
         let signature = compute_signature(APP_SECRET, &format!("http://{HOST}{path}"), body);
         self.request(
             "POST",
-            &path,
+            path,
             &[
                 ("host", HOST),
                 ("content-type", "application/x-www-form-urlencoded"),
