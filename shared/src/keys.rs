@@ -13,6 +13,8 @@ pub const IDENTITY_SK: &str = "ID";
 pub const PROVIDER_MESSAGE_SK: &str = "PM";
 pub const CONNECTION_ROUTE_SK: &str = "ROUTE";
 pub const EVENT_SK_PREFIX: &str = "EV#";
+/// Just past every event sort key (`$` follows `#`), for range queries.
+pub const EVENT_SK_END: &str = "EV$";
 /// How many partitions one tenant-day of events is spread over in the
 /// export index, so a busy day does not become a hot partition.
 pub const DAY_SHARDS: u32 = 4;

@@ -1,5 +1,18 @@
-//! Per-contact metrics. Message counts come from counters kept exact in the
-//! write transaction; response times are computed from the message history.
+//! Per-contact metrics, kept in one item (`METRICS`) of counters that every
+//! stored message changes in its own write transaction, so reading them is
+//! one item read and they count each message exactly once.
+//!
+//! Counters: `messages_in`, `messages_out`, `channel_<name>`, and the reply
+//! delays: `reply_count`, `reply_sum_ms` and a histogram `reply_b<bucket>`.
+//! A reply delay is the time from the first message of a run of inbound
+//! customer messages to the business's next outbound message on any channel.
+//! A message that arrives late (out of order) changes only the delays of the
+//! runs next to it, so its change is computed from its neighbours alone.
+//!
+//! Histogram buckets are whole seconds up to an hour, whole minutes up to two
+//! days, whole hours up to 30 days, then one bucket; the median is exact at
+//! that resolution (and the mean exact to the millisecond) while the item
+//! stays small whatever the history length.
 //!
 //! Engagement score (0-100), three parts:
 //! - volume, 40 points: inbound messages / 20, capped at 1;
@@ -7,11 +20,29 @@
 //!   falling linearly to 0 at 90 days;
 //! - breadth, 20 points: channels used / 3, capped at 1.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::model::{Direction, EventDetail, TimelineEvent};
-use crate::store::MetricCounters;
+use crate::model::{Channel, Direction};
+
+/// Counter name -> value, as stored on the `METRICS` item.
+pub type MetricCounters = BTreeMap<String, i64>;
+
+const MESSAGES_IN: &str = "messages_in";
+const MESSAGES_OUT: &str = "messages_out";
+const CHANNEL_PREFIX: &str = "channel_";
+const REPLY_COUNT: &str = "reply_count";
+const REPLY_SUM_MS: &str = "reply_sum_ms";
+const REPLY_BUCKET_PREFIX: &str = "reply_b";
+
+/// One stored message as the metrics see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    pub at: DateTime<Utc>,
+    pub direction: Direction,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
@@ -28,63 +59,168 @@ pub struct Metrics {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ResponseTime {
-    pub replies: usize,
+    pub replies: i64,
     pub median_seconds: Option<f64>,
     pub mean_seconds: Option<f64>,
 }
 
-/// Reply delays: for each run of inbound messages, the time from its first
-/// message to the next outbound one. `messages` is in time order.
-pub fn response_time(messages: &[TimelineEvent]) -> ResponseTime {
-    let mut samples = Vec::new();
+/// Reply delays in milliseconds of `turns`, which are in time order.
+fn reply_delays(turns: impl IntoIterator<Item = Turn>) -> Vec<i64> {
+    let mut delays = Vec::new();
     let mut waiting_since: Option<DateTime<Utc>> = None;
-    for event in messages {
-        let EventDetail::Message(message) = &event.detail else {
-            continue;
-        };
-        match message.direction {
+    for turn in turns {
+        match turn.direction {
             Direction::Inbound => {
-                waiting_since.get_or_insert(event.occurred_at);
+                waiting_since.get_or_insert(turn.at);
             }
             Direction::Outbound => {
                 if let Some(since) = waiting_since.take() {
-                    samples.push((event.occurred_at - since).num_milliseconds() as f64 / 1000.0);
+                    delays.push((turn.at - since).num_milliseconds());
                 }
             }
         }
     }
-    if samples.is_empty() {
+    delays
+}
+
+/// The histogram bucket of a delay: the whole seconds it is shown as.
+fn bucket_seconds(delay_ms: i64) -> i64 {
+    const MINUTE: i64 = 60;
+    const HOUR: i64 = 3_600;
+    let secs = delay_ms.max(0) / 1000;
+    if secs < HOUR {
+        secs
+    } else if secs < 48 * HOUR {
+        secs - secs % MINUTE
+    } else if secs < 30 * 24 * HOUR {
+        secs - secs % HOUR
+    } else {
+        30 * 24 * HOUR
+    }
+}
+
+fn add(counters: &mut MetricCounters, name: impl Into<String>, delta: i64) {
+    *counters.entry(name.into()).or_insert(0) += delta;
+}
+
+fn add_delays(counters: &mut MetricCounters, delays: &[i64], sign: i64) {
+    for &delay in delays {
+        add(counters, REPLY_COUNT, sign);
+        add(counters, REPLY_SUM_MS, sign * delay);
+        add(
+            counters,
+            format!("{REPLY_BUCKET_PREFIX}{}", bucket_seconds(delay)),
+            sign,
+        );
+    }
+}
+
+/// What storing one more message changes. `before` holds the messages just
+/// before it, back to and including the nearest outbound one (or to the
+/// first message); `after` the messages just after it, up to and including
+/// the nearest outbound one (or to the last). Delays outside that window do
+/// not depend on the new message.
+pub fn insertion_delta(
+    before: &[Turn],
+    new: Turn,
+    channel: Channel,
+    after: &[Turn],
+) -> MetricCounters {
+    let mut delta = MetricCounters::new();
+    add(&mut delta, direction_counter(new.direction), 1);
+    add(
+        &mut delta,
+        format!("{CHANNEL_PREFIX}{}", channel.as_str()),
+        1,
+    );
+    let without = reply_delays(before.iter().chain(after).copied());
+    let with = reply_delays(
+        before
+            .iter()
+            .copied()
+            .chain(std::iter::once(new))
+            .chain(after.iter().copied()),
+    );
+    add_delays(&mut delta, &without, -1);
+    add_delays(&mut delta, &with, 1);
+    delta.retain(|_, v| *v != 0);
+    delta
+}
+
+/// All counters of a history, from scratch (after a merge or a split).
+pub fn counters_from_history(messages: &[(Turn, Channel)]) -> MetricCounters {
+    let mut counters = MetricCounters::new();
+    for (turn, channel) in messages {
+        add(&mut counters, direction_counter(turn.direction), 1);
+        add(
+            &mut counters,
+            format!("{CHANNEL_PREFIX}{}", channel.as_str()),
+            1,
+        );
+    }
+    add_delays(
+        &mut counters,
+        &reply_delays(messages.iter().map(|(turn, _)| *turn)),
+        1,
+    );
+    counters.retain(|_, v| *v != 0);
+    counters
+}
+
+fn direction_counter(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Inbound => MESSAGES_IN,
+        Direction::Outbound => MESSAGES_OUT,
+    }
+}
+
+pub fn response_time(counters: &MetricCounters) -> ResponseTime {
+    let replies = counters.get(REPLY_COUNT).copied().unwrap_or(0);
+    if replies <= 0 {
         return ResponseTime::default();
     }
-    samples.sort_by(f64::total_cmp);
-    let n = samples.len();
-    let median = if n % 2 == 1 {
-        samples[n / 2]
-    } else {
-        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    let histogram: BTreeMap<i64, i64> = counters
+        .iter()
+        .filter_map(|(name, n)| Some((name.strip_prefix(REPLY_BUCKET_PREFIX)?.parse().ok()?, *n)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    // The k-th smallest delay (0-based), read off the histogram.
+    let nth = |k: i64| {
+        let mut seen = 0;
+        histogram.iter().find_map(|(secs, n)| {
+            seen += n;
+            (seen > k).then_some(*secs as f64)
+        })
     };
+    let median = if replies % 2 == 1 {
+        nth(replies / 2)
+    } else {
+        nth(replies / 2 - 1)
+            .zip(nth(replies / 2))
+            .map(|(a, b)| (a + b) / 2.0)
+    };
+    let sum_ms = counters.get(REPLY_SUM_MS).copied().unwrap_or(0);
     ResponseTime {
-        replies: n,
-        median_seconds: Some(median),
-        mean_seconds: Some(samples.iter().sum::<f64>() / n as f64),
+        replies,
+        median_seconds: median,
+        mean_seconds: Some(sum_ms as f64 / replies as f64 / 1000.0),
     }
 }
 
 pub fn metrics(
     counters: &MetricCounters,
     last_contact_at: Option<DateTime<Utc>>,
-    response_time: ResponseTime,
     now: DateTime<Utc>,
 ) -> Metrics {
     let count = |name: &str| counters.get(name).copied().unwrap_or(0);
     let mut by_channel: Vec<(String, i64)> = counters
         .iter()
-        .filter_map(|(name, n)| Some((name.strip_prefix("channel_")?.to_string(), *n)))
+        .filter_map(|(name, n)| Some((name.strip_prefix(CHANNEL_PREFIX)?.to_string(), *n)))
         .filter(|(_, n)| *n > 0)
         .collect();
     // Most used first; the name breaks ties so the answer is stable.
     by_channel.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let messages_in = count("messages_in");
+    let messages_in = count(MESSAGES_IN);
     let volume = (messages_in as f64 / 20.0).min(1.0);
     let recency = last_contact_at.map_or(0.0, |at| {
         let age = (now - at).max(Duration::zero());
@@ -100,12 +236,12 @@ pub fn metrics(
     let score = (40.0 * volume + 40.0 * recency + 20.0 * breadth).round();
     Metrics {
         messages_in,
-        messages_out: count("messages_out"),
-        messages_total: messages_in + count("messages_out"),
+        messages_out: count(MESSAGES_OUT),
+        messages_total: messages_in + count(MESSAGES_OUT),
         preferred_channel: by_channel.first().map(|(c, _)| c.clone()),
         by_channel,
         last_contact_at,
-        response_time,
+        response_time: response_time(counters),
         engagement_score: score.clamp(0.0, 100.0) as u8,
     }
 }
@@ -113,50 +249,136 @@ pub fn metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Author, Message};
+    use Direction::{Inbound, Outbound};
     use chrono::TimeZone;
+    use proptest::prelude::*;
 
-    fn message(minute: i64, direction: Direction) -> TimelineEvent {
-        TimelineEvent {
-            event_id: format!("e{minute}"),
-            contact_id: "c".into(),
-            occurred_at: Utc.with_ymd_and_hms(2026, 10, 21, 8, 0, 0).unwrap()
-                + Duration::minutes(minute),
-            recorded_at: Utc::now(),
-            channel: None,
-            provider: None,
-            provider_ref: None,
-            detail: EventDetail::Message(Message {
-                direction,
-                author: Author::Customer,
-                body: None,
-                attachments: vec![],
-                status: None,
-                status_at: None,
-                status_error: None,
-                deleted: false,
-                source: None,
-                thread: None,
-            }),
+    fn turn(minute: i64, direction: Direction) -> Turn {
+        Turn {
+            at: Utc.with_ymd_and_hms(2026, 10, 21, 8, 0, 0).unwrap() + Duration::minutes(minute),
+            direction,
         }
+    }
+
+    fn history(turns: &[Turn]) -> Vec<(Turn, Channel)> {
+        turns.iter().map(|t| (*t, Channel::Whatsapp)).collect()
     }
 
     #[test]
     fn reply_delay_counts_from_the_first_unanswered_message() {
-        use Direction::*;
-        let history = [
-            message(0, Inbound),
-            message(1, Inbound),
-            message(4, Outbound), // 4 min after the first of two
-            message(5, Outbound), // no waiting message: no sample
-            message(10, Inbound),
-            message(20, Outbound), // 10 min
-            message(30, Inbound),  // unanswered
+        let turns = [
+            turn(0, Inbound),
+            turn(1, Inbound),
+            turn(4, Outbound), // 4 min after the first of two
+            turn(5, Outbound), // no waiting message: no sample
+            turn(10, Inbound),
+            turn(20, Outbound), // 10 min
+            turn(30, Inbound),  // unanswered
         ];
-        let rt = response_time(&history);
+        let rt = response_time(&counters_from_history(&history(&turns)));
         assert_eq!(rt.replies, 2);
         assert_eq!(rt.median_seconds, Some(420.0));
         assert_eq!(rt.mean_seconds, Some(420.0));
+    }
+
+    #[test]
+    fn median_is_the_middle_delay_at_bucket_resolution() {
+        // Delays 1 min, 3 h 00 min 30 s (shown 3 h 00 min), 3 days 5 h 10 min.
+        let at = |secs: i64| Turn {
+            at: Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap() + Duration::seconds(secs),
+            direction: Inbound,
+        };
+        let out = |t: Turn| Turn {
+            direction: Outbound,
+            ..t
+        };
+        let turns = [
+            at(0),
+            out(at(60)),
+            at(1_000),
+            out(at(1_000 + 3 * 3600 + 30)),
+            at(100_000),
+            out(at(100_000 + 3 * 86_400 + 5 * 3600 + 600)),
+        ];
+        let rt = response_time(&counters_from_history(&history(&turns)));
+        assert_eq!(rt.replies, 3);
+        assert_eq!(rt.median_seconds, Some(10_800.0));
+        let exact_mean = (60 + 3 * 3600 + 30 + 3 * 86_400 + 5 * 3600 + 600) as f64 / 3.0;
+        assert_eq!(rt.mean_seconds, Some(exact_mean));
+    }
+
+    #[test]
+    fn a_late_message_changes_only_its_neighbours_delays() {
+        // Stored: in@0, out@10, in@20, out@30. A reply at 5 arrives late:
+        // the first delay shrinks from 10 to 5 min.
+        let delta = insertion_delta(
+            &[turn(0, Inbound)],
+            turn(5, Outbound),
+            Channel::Sms,
+            &[turn(10, Outbound)],
+        );
+        assert_eq!(delta.get("messages_out"), Some(&1));
+        assert_eq!(delta.get("channel_sms"), Some(&1));
+        assert_eq!(delta.get(REPLY_COUNT), None); // one delay replaced by one
+        assert_eq!(delta.get(REPLY_SUM_MS), Some(&-300_000));
+        assert_eq!(delta.get("reply_b600"), Some(&-1));
+        assert_eq!(delta.get("reply_b300"), Some(&1));
+    }
+
+    /// Messages at distinct minutes with random directions.
+    fn turns() -> impl Strategy<Value = Vec<Turn>> {
+        proptest::collection::vec(any::<bool>(), 0..24).prop_map(|inbound| {
+            inbound
+                .into_iter()
+                .enumerate()
+                .map(|(i, is_in)| turn(i as i64 * 7, if is_in { Inbound } else { Outbound }))
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Inserting the messages one by one, in any order, each with its
+        /// window of neighbours, sums to the counters of the whole history.
+        #[test]
+        fn incremental_counters_equal_counters_from_scratch(
+            (all, arrival) in turns().prop_flat_map(|all| {
+                let order = (0..all.len()).collect::<Vec<_>>();
+                (Just(all), Just(order).prop_shuffle())
+            }),
+        ) {
+            let mut stored: Vec<Turn> = Vec::new();
+            let mut counters = MetricCounters::new();
+            for &i in &arrival {
+                let new = all[i];
+                let position = stored.partition_point(|t| t.at < new.at);
+                let mut start = position;
+                while start > 0 {
+                    start -= 1;
+                    if stored[start].direction == Outbound {
+                        break;
+                    }
+                }
+                let mut end = position;
+                while end < stored.len() {
+                    end += 1;
+                    if stored[end - 1].direction == Outbound {
+                        break;
+                    }
+                }
+                let delta = insertion_delta(
+                    &stored[start..position],
+                    new,
+                    Channel::Whatsapp,
+                    &stored[position..end],
+                );
+                for (name, d) in delta {
+                    add(&mut counters, name, d);
+                }
+                stored.insert(position, new);
+            }
+            counters.retain(|_, v| *v != 0);
+            prop_assert_eq!(counters, counters_from_history(&history(&all)));
+        }
     }
 
     #[test]
@@ -170,22 +392,13 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let m = metrics(
-            &counters,
-            Some(now - Duration::days(2)),
-            ResponseTime::default(),
-            now,
-        );
+        let m = metrics(&counters, Some(now - Duration::days(2)), now);
         // 40 * 0.5 + 40 * 1 + 20 * (2/3) = 73.3
         assert_eq!(m.engagement_score, 73);
         assert_eq!(m.preferred_channel.as_deref(), Some("whatsapp"));
         assert_eq!(m.messages_total, 14);
-        let stale = metrics(
-            &counters,
-            Some(now - Duration::days(200)),
-            ResponseTime::default(),
-            now,
-        );
+        assert_eq!(m.response_time, ResponseTime::default());
+        let stale = metrics(&counters, Some(now - Duration::days(200)), now);
         assert_eq!(stale.engagement_score, 33);
     }
 }

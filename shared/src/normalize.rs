@@ -103,6 +103,7 @@ async fn apply_call(store: &Store, tenant: &str, call: &CallUpdate) -> Result<()
         provider: call.provider,
         object_id: &call.call_id,
         contact: &contact,
+        via: &call.customer,
         channel: Some(Channel::Phone),
         instant: began,
         rank: rank(&[
@@ -176,6 +177,7 @@ fn booking_report<'a>(
         provider: booking.provider,
         object_id: id,
         contact,
+        via: &booking.customer,
         channel: None,
         instant: booking.at,
         rank: rank(&[status as i64, booking.at.timestamp_millis()]),
@@ -213,6 +215,7 @@ async fn apply_payment(
         provider: payment.provider,
         object_id: &payment.payment_id,
         contact: &contact,
+        via: customer,
         channel: None,
         instant: payment.at,
         rank: rank(&[payment.status as i64, payment.at.timestamp_millis()]),

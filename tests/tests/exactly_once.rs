@@ -60,6 +60,9 @@ fn script() -> &'static Vec<Vec<CanonicalEvent>> {
             (Provider::Whatsapp, whatsapp_status("wamid.o1", A, 1_792_570_112, "delivered")),
             (Provider::Whatsapp, whatsapp_status("wamid.o1", A, 1_792_570_113, "read")),
             (Provider::Whatsapp, whatsapp_text("wamid.m2", B, 1_792_570_120, "book me")),
+            (Provider::Whatsapp, whatsapp_text("wamid.m3", A, 1_792_570_150, "and Sunday?")),
+            (Provider::Whatsapp, whatsapp_text("wamid.m4", A, 1_792_570_155, "any time")),
+            (Provider::Whatsapp, whatsapp_echo("wamid.o3", A, 1_792_570_170, "Sunday 10:00")),
             (Provider::Whatsapp, whatsapp_echo("wamid.o2", B, 1_792_570_130, "done")),
             (Provider::Whatsapp, whatsapp_status("wamid.o2", B, 1_792_570_131, "failed")),
             (
@@ -156,16 +159,20 @@ async fn snapshot(store: &Store, tenant: &str) -> BTreeSet<ContactState> {
                 .map(|i| format!("{}:{}", i.kind.as_str(), i.value))
                 .collect(),
             events,
-            counters: store
-                .metric_counters(tenant, contact)
-                .await
-                .unwrap()
-                .into_iter()
-                .collect(),
+            counters: exact_counters(store, tenant, contact).await,
             last_activity: view.profile.last_activity_at,
         });
     }
     state
+}
+
+/// The incremental counters, checked against a rebuild from the history.
+async fn exact_counters(store: &Store, tenant: &str, contact: &str) -> Vec<(String, i64)> {
+    let incremental = store.metric_counters(tenant, contact).await.unwrap();
+    store.rebuild_metrics(tenant, contact).await.unwrap();
+    let rebuilt = store.metric_counters(tenant, contact).await.unwrap();
+    assert_eq!(incremental, rebuilt, "incremental metrics of {contact}");
+    incremental.into_iter().collect()
 }
 
 async fn run(store: &Store, tenant: &str, order: &[usize]) -> BTreeSet<ContactState> {
@@ -229,7 +236,20 @@ fn the_in_order_run_is_what_the_product_promises() {
         .find(|c| c.identities.contains("phone:+447700900123"))
         .unwrap();
     assert!(a.events.iter().any(|e| e.contains("Some(Read)")));
-    assert!(a.counters.contains(&("messages_in".to_string(), 2)));
+    assert!(a.counters.contains(&("messages_in".to_string(), 4)));
+    // Replies after 10 s (m1 -> o1) and 20 s (m3, m4 -> o3); the SMS waits.
+    for counter in [
+        ("reply_count", 2),
+        ("reply_sum_ms", 30_000),
+        ("reply_b10", 1),
+        ("reply_b20", 1),
+    ] {
+        assert!(
+            a.counters.contains(&(counter.0.to_string(), counter.1)),
+            "{:?}",
+            a.counters
+        );
+    }
     assert!(
         a.events
             .iter()

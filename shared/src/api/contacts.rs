@@ -253,37 +253,18 @@ pub async fn metrics(
     contact: &str,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = &caller.tenant_id;
-    let view = deps
-        .store
-        .contact(tenant, contact)
-        .await?
-        .ok_or_else(not_found)?;
-    let counters = deps.store.metric_counters(tenant, contact).await?;
-    // Response times need the message history in order.
-    let message_type = ["message".to_string()];
-    let mut messages = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let query = TimelineQuery {
-            limit: 100,
-            after: after.as_deref(),
-            oldest_first: true,
-            types: &message_type,
-            ..TimelineQuery::default()
-        };
-        let page = deps.store.timeline_page(tenant, contact, &query).await?;
-        messages.extend(page.events);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
+    // One item read; only a contact without messages needs its profile.
+    let (counters, last_contact) = match deps.store.stored_metrics(tenant, contact).await? {
+        Some(stored) => (stored.counters, stored.last_message_at),
+        None => {
+            let view = deps
+                .store
+                .contact(tenant, contact)
+                .await?
+                .ok_or_else(not_found)?;
+            (Default::default(), Some(view.profile.last_activity_at))
         }
-    }
-    let last_contact = messages.last().map(|m| m.occurred_at);
-    let metrics = crate::metrics::metrics(
-        &counters,
-        last_contact.or(Some(view.profile.last_activity_at)),
-        crate::metrics::response_time(&messages),
-        chrono::Utc::now(),
-    );
+    };
+    let metrics = crate::metrics::metrics(&counters, last_contact, chrono::Utc::now());
     Ok(json(StatusCode::OK, &metrics))
 }

@@ -5,6 +5,7 @@ use ulid::Ulid;
 
 use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
 use crate::channels::{Deletion, IncomingMessage, StatusUpdate};
+use crate::identity::Identity;
 use crate::keys;
 use crate::model::{DeliveryStatus, EventDetail, Provider, TimelineEvent};
 
@@ -55,6 +56,10 @@ pub(super) struct EventItem {
     /// merge can re-point them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) claims: Vec<String>,
+    /// The customer identity the event arrived through, so a split can
+    /// move it with that identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) via: Option<Identity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi2pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +79,7 @@ impl EventItem {
             .map(|c| keys::contact_channel_pk(tenant, &event.contact_id, c));
         Self {
             claims,
+            via: None,
             gsi2sk: gsi2pk.as_ref().map(|_| sk.clone()),
             gsi2pk,
             gsi3pk: keys::tenant_day_pk(tenant, event.occurred_at, &event.event_id),
@@ -82,6 +88,10 @@ impl EventItem {
             sk,
             event,
         }
+    }
+
+    pub(super) fn arrived_via(self, via: Option<Identity>) -> Self {
+        Self { via, ..self }
     }
 }
 
@@ -111,13 +121,6 @@ struct ProviderMessageItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
 }
-
-pub const METRICS_SK: &str = "METRICS";
-
-/// Message counters of one contact (`messages_in`, `messages_out`,
-/// `channel_<name>`), kept exact because they change in the same
-/// transaction that stores the message.
-pub type MetricCounters = std::collections::BTreeMap<String, i64>;
 
 fn parked_expiry() -> i64 {
     (Utc::now() + Duration::days(PARKED_STATUS_TTL_DAYS)).timestamp()
@@ -231,8 +234,16 @@ impl Store {
                     detail: EventDetail::Message(message),
                 },
                 claims,
-            );
+            )
+            .arrived_via(Some(incoming.customer.clone()));
             let (event_pk, event_sk) = (item.pk.clone(), item.sk.clone());
+            let turn = crate::metrics::Turn {
+                at: incoming.occurred_at,
+                direction: incoming.message.direction,
+            };
+            let metrics = self
+                .metrics_for_new_message(tenant, contact, &event_sk, turn, incoming.channel)
+                .await?;
             let read_version = pm.version;
             let claimed = ProviderMessageItem {
                 event_pk: Some(event_pk.clone()),
@@ -245,7 +256,7 @@ impl Store {
                 .transact_write_items()
                 .transact_items(self.put_versioned(claimed, read_version)?)
                 .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
-                .transact_items(self.count_message(tenant, contact, incoming)?);
+                .transact_items(metrics);
             if let Some(key_pk) = &key_pk {
                 let key_item = ProviderMessageItem {
                     pk: key_pk.clone(),
@@ -331,49 +342,6 @@ impl Store {
             }
         }
         Err(StoreError::Contention(update.provider_message_id.clone()))
-    }
-
-    fn count_message(
-        &self,
-        tenant: &str,
-        contact: &str,
-        incoming: &IncomingMessage,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-        let direction = match incoming.message.direction {
-            crate::model::Direction::Inbound => "messages_in",
-            crate::model::Direction::Outbound => "messages_out",
-        };
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(keys::contact_pk(tenant, contact)))
-            .key("sk", s(METRICS_SK))
-            .update_expression("ADD #dir :one, #ch :one")
-            .expression_attribute_names("#dir", direction)
-            .expression_attribute_names("#ch", format!("channel_{}", incoming.channel.as_str()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(update)
-            .build())
-    }
-
-    pub async fn metric_counters(
-        &self,
-        tenant: &str,
-        contact: &str,
-    ) -> Result<MetricCounters, StoreError> {
-        let item = self
-            .get(&keys::contact_pk(tenant, contact), METRICS_SK)
-            .await?
-            .unwrap_or_default();
-        Ok(item
-            .into_iter()
-            .filter_map(|(name, value)| match value {
-                AttributeValue::N(n) => n.parse().ok().map(|n| (name, n)),
-                _ => None,
-            })
-            .collect())
     }
 
     /// Erases a message's content for good. A deletion for a message not

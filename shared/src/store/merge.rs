@@ -1,10 +1,12 @@
-//! Moving everything of one contact into another. Every step is idempotent,
+//! Moving everything of one contact into another (a merge), or chosen
+//! identities and their events out of one (a split). Every step is idempotent,
 //! so a merge cut short by a crash completes when it runs again.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
 use super::contacts::IdentityItem;
-use super::events::{EventItem, METRICS_SK};
+use super::events::EventItem;
+use super::metrics::METRICS_SK;
 use super::{Store, StoreError, lost_race, s};
 use crate::keys;
 
@@ -47,7 +49,14 @@ impl Store {
                 self.move_event(tenant, event, into).await?;
             }
         }
-        self.move_counters(tenant, from, into).await?;
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::contact_pk(tenant, from)))
+            .key("sk", s(METRICS_SK))
+            .send()
+            .await?;
+        self.rebuild_metrics(tenant, into).await?;
         if let Some(profile) = self.contact(tenant, from).await? {
             self.touch_contact(tenant, into, profile.profile.last_activity_at)
                 .await?;
@@ -110,7 +119,7 @@ impl Store {
         let (old_pk, old_sk, claims) = (event.pk.clone(), event.sk.clone(), event.claims.clone());
         let mut timeline_event = event.event;
         timeline_event.contact_id = into.to_string();
-        let moved = EventItem::new(tenant, timeline_event, claims.clone());
+        let moved = EventItem::new(tenant, timeline_event, claims.clone()).arrived_via(event.via);
         let new_pk = moved.pk.clone();
         let copied = self
             .db
@@ -152,50 +161,6 @@ impl Store {
             .send()
             .await?;
         Ok(())
-    }
-
-    /// Adds `from`'s counters to `into`'s and deletes them, atomically.
-    async fn move_counters(&self, tenant: &str, from: &str, into: &str) -> Result<(), StoreError> {
-        let counters = self.metric_counters(tenant, from).await?;
-        if counters.is_empty() {
-            return Ok(());
-        }
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(keys::contact_pk(tenant, into)))
-            .key("sk", s(METRICS_SK));
-        let mut parts = Vec::new();
-        for (i, (name, value)) in counters.iter().enumerate() {
-            parts.push(format!("#n{i} :v{i}"));
-            update = update
-                .expression_attribute_names(format!("#n{i}"), name)
-                .expression_attribute_values(
-                    format!(":v{i}"),
-                    AttributeValue::N(value.to_string()),
-                );
-        }
-        let update = update
-            .update_expression(format!("ADD {}", parts.join(", ")))
-            .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        let remove = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(keys::contact_pk(tenant, from)))
-            .key("sk", s(METRICS_SK))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        let result = self
-            .db
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().delete(remove).build())
-            .send()
-            .await;
-        match result {
-            Err(e) if !lost_race(&e) => Err(e.into()),
-            _ => Ok(()),
-        }
     }
 
     pub(super) fn delete(&self, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {

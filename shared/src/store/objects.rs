@@ -10,6 +10,7 @@ use ulid::Ulid;
 
 use super::events::EventItem;
 use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race};
+use crate::identity::Identity;
 use crate::keys;
 use crate::model::{Channel, EventDetail, Provider, TimelineEvent};
 
@@ -19,6 +20,8 @@ pub struct ObjectReport<'a> {
     pub object_id: &'a str,
     /// Where a new event goes; an existing event stays with its contact.
     pub contact: &'a str,
+    /// The customer identity the report named.
+    pub via: &'a Identity,
     pub channel: Option<Channel>,
     /// When the object began, as far as this report tells.
     pub instant: DateTime<Utc>,
@@ -109,7 +112,8 @@ impl Store {
             provider_ref: Some(report.object_id.to_string()),
             detail: report.detail.clone(),
         };
-        let item = EventItem::new(tenant, event, vec![object_pk.to_string()]);
+        let item = EventItem::new(tenant, event, vec![object_pk.to_string()])
+            .arrived_via(Some(report.via.clone()));
         let object = ObjectItem {
             pk: object_pk.to_string(),
             sk: keys::PROVIDER_MESSAGE_SK.to_string(),
@@ -142,6 +146,7 @@ impl Store {
         };
         let current: EventItem = serde_dynamo::from_item(current)?;
         let claims = current.claims.clone();
+        let via = current.via;
         let mut event = current.event;
         if outranks {
             let mut detail = report.detail.clone();
@@ -156,7 +161,7 @@ impl Store {
             event.occurred_at = instant;
             event.event_id = Ulid::from_datetime(instant.into()).to_string();
         }
-        let item = EventItem::new(tenant, event, claims);
+        let item = EventItem::new(tenant, event, claims).arrived_via(via);
         let read_version = object.version;
         let next = ObjectItem {
             version: read_version + 1,

@@ -1,0 +1,300 @@
+//! The `METRICS` item of a contact: counters (see `crate::metrics`) changed
+//! in the same transaction as each stored message, under a version so two
+//! messages of one contact stored at once cannot both apply a delta computed
+//! from the same neighbours.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use crate::keys;
+use crate::metrics::{self, MetricCounters, Turn};
+use crate::model::{Channel, Direction};
+
+pub const METRICS_SK: &str = "METRICS";
+const VERSION: &str = "version";
+const LAST_MESSAGE_AT: &str = "last_message_at";
+/// Events read per page while looking for a message's neighbours.
+const NEIGHBOUR_PAGE: i32 = 25;
+
+/// What the metrics item holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredMetrics {
+    pub counters: MetricCounters,
+    pub last_message_at: Option<DateTime<Utc>>,
+    version: u64,
+}
+
+impl StoredMetrics {
+    fn from_item(item: Item) -> Self {
+        let mut stored = StoredMetrics::default();
+        for (name, value) in item {
+            match (name.as_str(), value) {
+                (VERSION, AttributeValue::N(n)) => stored.version = n.parse().unwrap_or(0),
+                (LAST_MESSAGE_AT, AttributeValue::S(at)) => {
+                    stored.last_message_at = DateTime::parse_from_rfc3339(&at)
+                        .ok()
+                        .map(|at| at.with_timezone(&Utc));
+                }
+                (_, AttributeValue::N(n)) => {
+                    if let Ok(n) = n.parse() {
+                        stored.counters.insert(name, n);
+                    }
+                }
+                _ => {}
+            }
+        }
+        stored.counters.retain(|_, n| *n != 0);
+        stored
+    }
+}
+
+/// The attributes of a stored message that the metrics read.
+#[derive(Deserialize)]
+struct MessageFacts {
+    occurred_at: DateTime<Utc>,
+    direction: Direction,
+    channel: Channel,
+}
+
+impl MessageFacts {
+    fn turn(&self) -> Turn {
+        Turn {
+            at: self.occurred_at,
+            direction: self.direction,
+        }
+    }
+}
+
+impl Store {
+    /// The contact's metrics item; `None` when it never had a message.
+    pub async fn stored_metrics(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<Option<StoredMetrics>, StoreError> {
+        Ok(self
+            .get(&keys::contact_pk(tenant, contact), METRICS_SK)
+            .await?
+            .map(StoredMetrics::from_item))
+    }
+
+    pub async fn metric_counters(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<MetricCounters, StoreError> {
+        Ok(self
+            .stored_metrics(tenant, contact)
+            .await?
+            .map(|m| m.counters)
+            .unwrap_or_default())
+    }
+
+    /// The write that applies one new message (event sort key `sk`) to the
+    /// metrics; part of the transaction that stores the message.
+    pub(super) async fn metrics_for_new_message(
+        &self,
+        tenant: &str,
+        contact: &str,
+        sk: &str,
+        turn: Turn,
+        channel: Channel,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let current = self
+            .stored_metrics(tenant, contact)
+            .await?
+            .unwrap_or_default();
+        let before = self.neighbours(tenant, contact, sk, false).await?;
+        let after = self.neighbours(tenant, contact, sk, true).await?;
+        let delta = metrics::insertion_delta(&before, turn, channel, &after);
+        let last = current
+            .last_message_at
+            .map_or(turn.at, |last| last.max(turn.at));
+        let pk = keys::contact_pk(tenant, contact);
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(METRICS_SK));
+        let mut adds = Vec::new();
+        for (i, name) in delta.keys().enumerate() {
+            adds.push(format!("#c{i} :c{i}"));
+            update = update.expression_attribute_names(format!("#c{i}"), name);
+        }
+        let mut expression = String::from("SET version = :next, #last = :last");
+        if !adds.is_empty() {
+            expression.push_str(&format!(" ADD {}", adds.join(", ")));
+        }
+        let (condition, values) = version_condition(current.version);
+        let update = update
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(
+                values
+                    .into_iter()
+                    .flatten()
+                    .chain([
+                        (":next".to_string(), n(current.version + 1)),
+                        (":last".to_string(), s(keys::instant(last))),
+                    ])
+                    .chain(
+                        delta
+                            .values()
+                            .enumerate()
+                            .map(|(i, v)| (format!(":c{i}"), n(*v))),
+                    )
+                    .collect(),
+            ))
+            .expression_attribute_names("#last", LAST_MESSAGE_AT)
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Recomputes a contact's metrics from its whole message history: after
+    /// a merge or a split moved events in or out.
+    #[tracing::instrument(skip(self))]
+    pub async fn rebuild_metrics(&self, tenant: &str, contact: &str) -> Result<(), StoreError> {
+        let pk = keys::contact_pk(tenant, contact);
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self
+                .stored_metrics(tenant, contact)
+                .await?
+                .unwrap_or_default();
+            let history = self.message_facts(tenant, contact).await?;
+            let pairs: Vec<(Turn, Channel)> =
+                history.iter().map(|m| (m.turn(), m.channel)).collect();
+            let mut item: Item = metrics::counters_from_history(&pairs)
+                .into_iter()
+                .map(|(name, value)| (name, n(value)))
+                .collect();
+            item.insert("pk".into(), s(&pk));
+            item.insert("sk".into(), s(METRICS_SK));
+            item.insert(VERSION.into(), n(current.version + 1));
+            if let Some(last) = history.iter().map(|m| m.occurred_at).max() {
+                item.insert(LAST_MESSAGE_AT.into(), s(keys::instant(last)));
+            }
+            let (condition, values) = version_condition(current.version);
+            let write = self.put_if(item, condition, values)?;
+            match self
+                .db
+                .transact_write_items()
+                .transact_items(write)
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if lost_race(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention(pk))
+    }
+
+    /// Messages next to `sk`, nearest first read, returned in time order:
+    /// back to (or forward to) the nearest outbound message, inclusive.
+    async fn neighbours(
+        &self,
+        tenant: &str,
+        contact: &str,
+        sk: &str,
+        forward: bool,
+    ) -> Result<Vec<Turn>, StoreError> {
+        let (low, high) = if forward {
+            (sk.to_string(), keys::EVENT_SK_END.to_string())
+        } else {
+            (keys::EVENT_SK_PREFIX.to_string(), sk.to_string())
+        };
+        let mut turns = Vec::new();
+        let mut start: Option<Item> = None;
+        'pages: loop {
+            let out = self
+                .message_query(tenant, contact, &low, &high)
+                .scan_index_forward(forward)
+                .limit(NEIGHBOUR_PAGE)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                let facts: MessageFacts = serde_dynamo::from_item(item)?;
+                turns.push(facts.turn());
+                if facts.direction == Direction::Outbound {
+                    break 'pages;
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        if !forward {
+            turns.reverse();
+        }
+        Ok(turns)
+    }
+
+    /// Every message of a contact, in time order.
+    async fn message_facts(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<Vec<MessageFacts>, StoreError> {
+        let mut facts = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .message_query(tenant, contact, keys::EVENT_SK_PREFIX, keys::EVENT_SK_END)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                facts.push(serde_dynamo::from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(facts),
+            }
+        }
+    }
+
+    fn message_query(
+        &self,
+        tenant: &str,
+        contact: &str,
+        low: &str,
+        high: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.db
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .filter_expression("#type = :message")
+            .projection_expression("occurred_at, #direction, #channel")
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_names("#direction", "direction")
+            .expression_attribute_names("#channel", "channel")
+            .expression_attribute_values(":pk", s(keys::contact_pk(tenant, contact)))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high))
+            .expression_attribute_values(":message", s("message"))
+    }
+}
+
+/// Writes expect the version they read; an item written before versions
+/// existed counts as version 0.
+fn version_condition(read: u64) -> (&'static str, Option<Item>) {
+    if read == 0 {
+        ("attribute_not_exists(version)", None)
+    } else {
+        (
+            "version = :read",
+            Some(Item::from([(":read".into(), n(read))])),
+        )
+    }
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
