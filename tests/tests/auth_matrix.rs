@@ -37,6 +37,12 @@ const ROUTES: &[(&str, &str, bool, bool)] = &[
         false,
         true,
     ),
+    (
+        "POST /contacts/{contact}/split",
+        r#"{"identities":[{"kind":"phone","value":"{extra}"}]}"#,
+        false,
+        true,
+    ),
     ("GET /audit", "", true, false),
     ("GET /settings", "", false, false),
     (
@@ -88,6 +94,7 @@ async fn every_route_checks_token_tenant_and_role() {
         let method = method.to_string();
         let body = body.to_string();
         let stack = &stack;
+        let contact = contact.clone();
         async move {
             // Merging consumes a contact: each call gets a fresh one.
             let body = if needs_other {
@@ -99,6 +106,23 @@ async fn every_route_checks_token_tenant_and_role() {
                     .await
                     .unwrap();
                 body.replace("{other}", &other)
+            } else if body.contains("{extra}") {
+                // Splitting consumes an identity: each call gives one more.
+                let phone = format!("+4477008{:05}", ulid::Ulid::new().random() % 100_000);
+                let extra = shared::identity::Identity::phone(&phone, None).unwrap();
+                let store = stack.store();
+                let held = store.contact("salon", &contact).await.unwrap().unwrap();
+                store
+                    .resolve_contact_with(
+                        "salon",
+                        &held.identities[0],
+                        &[extra],
+                        None,
+                        chrono::Utc::now(),
+                    )
+                    .await
+                    .unwrap();
+                body.replace("{extra}", &phone)
             } else {
                 body
             };

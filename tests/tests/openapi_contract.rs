@@ -577,6 +577,15 @@ async fn walk_every_route() {
     .await;
     expect(&reply, 400);
     contract.check("POST", "/contacts/{contact}/merge", &reply);
+    // ... and splitting it back off.
+    let split = format!("/contacts/{contact}/split");
+    let moved = json!({ "identities": [{ "kind": "phone", "value": "+447700900999" }], "display_name": "Back again" });
+    let reply = send(&stack, "POST", &split, &agent, &[], Some(moved.clone())).await;
+    expect(&reply, 201);
+    contract.check("POST", "/contacts/{contact}/split", &reply);
+    let reply = send(&stack, "POST", &split, &agent, &[], Some(moved)).await;
+    expect(&reply, 400);
+    contract.check("POST", "/contacts/{contact}/split", &reply);
     let reply = get(&stack, "/audit", &admin).await;
     expect(&reply, 200);
     contract.check("GET", "/audit", &reply);

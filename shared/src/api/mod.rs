@@ -68,6 +68,7 @@ async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiE
             staff::change_stage(deps, &caller, &contact()?, request).await
         }
         "POST /contacts/{contact}/merge" => staff::merge(deps, &caller, &contact()?, request).await,
+        "POST /contacts/{contact}/split" => staff::split(deps, &caller, &contact()?, request).await,
         "GET /audit" => staff::audit(deps, &caller, request).await,
         "GET /settings" => settings::get(deps, &caller).await,
         "PUT /settings" => settings::put(deps, &caller, request).await,

@@ -1,5 +1,5 @@
-//! `POST /contacts/{contact}/notes` and `PUT /contacts/{contact}/stage`:
-//! what staff add to a timeline. Notes are internal: this API is staff-only.
+//! What staff do to a contact: notes, stage changes, merges and splits, and
+//! the audit log. Notes are internal: this API is staff-only.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{ApiDeps, Caller, body, params};
 use crate::http::{ApiError, json};
+use crate::identity::Identity;
 
 const MAX_NOTE_CHARS: usize = 10_000;
 
@@ -129,6 +130,83 @@ pub async fn merge(
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "contact": view, "change": event }),
+    ))
+}
+
+const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SplitRequest {
+    /// Identities of this contact that leave, with the events that arrived
+    /// through them.
+    identities: Vec<Identity>,
+    display_name: Option<String>,
+}
+
+pub async fn split(
+    deps: &ApiDeps,
+    caller: &Caller,
+    contact: &str,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let split: SplitRequest = body::parse_json(request)?;
+    let tenant = &caller.tenant_id;
+    let name = split.display_name.as_deref().map(str::trim);
+    if name.is_some_and(|n| n.is_empty() || n.chars().count() > MAX_NAME_CHARS) {
+        return Err(ApiError::bad_request(
+            "display_name",
+            format!("1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    let source = deps
+        .store
+        .contact(tenant, contact)
+        .await?
+        .ok_or_else(not_found)?;
+    if split.identities.is_empty() {
+        return Err(ApiError::bad_request(
+            "identities",
+            "name at least one identity",
+        ));
+    }
+    if let Some(stranger) = split
+        .identities
+        .iter()
+        .find(|i| !source.identities.contains(i))
+    {
+        return Err(ApiError::bad_request(
+            "identities",
+            format!(
+                "{} is not an identity of this contact",
+                stranger.kind.as_str()
+            ),
+        ));
+    }
+    if source
+        .identities
+        .iter()
+        .all(|i| split.identities.contains(i))
+    {
+        return Err(ApiError::bad_request(
+            "identities",
+            "at least one identity must stay with this contact",
+        ));
+    }
+    let (new_contact, change) = deps
+        .store
+        .split_by_staff(tenant, contact, &split.identities, name, &caller.user_id)
+        .await?;
+    let (Some(created), Some(source)) = (
+        deps.store.contact(tenant, &new_contact).await?,
+        deps.store.contact(tenant, contact).await?,
+    ) else {
+        // A merge ran concurrently and took one of the two.
+        return Err(not_found());
+    };
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "contact": created, "source": source, "change": change }),
     ))
 }
 

@@ -232,19 +232,7 @@ impl Store {
                 contact_id: contact_id.clone(),
                 identity: identity.clone(),
             })?;
-            let profile = serde_dynamo::to_item(ProfileItem {
-                pk: contact_pk.clone(),
-                sk: keys::PROFILE_SK.to_string(),
-                gsi1pk: keys::contacts_by_activity_pk(tenant),
-                gsi1sk: keys::contacts_by_activity_sk(first_seen, &contact_id),
-                profile: ContactProfile {
-                    contact_id: contact_id.clone(),
-                    display_name: display_name.map(str::to_string),
-                    created_at: Utc::now(),
-                    last_activity_at: first_seen,
-                    stage: None,
-                },
-            })?;
+            let profile = profile_item(tenant, &contact_id, display_name, first_seen)?;
             let result = self
                 .db
                 .transact_write_items()
@@ -263,6 +251,29 @@ impl Store {
             "identity owner ({})",
             identity.kind.as_str()
         )))
+    }
+
+    /// A new contact without identities yet (a split gives it some).
+    pub(super) async fn create_profile(
+        &self,
+        tenant: &str,
+        contact: &str,
+        display_name: Option<&str>,
+        last_activity: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(profile_item(
+                tenant,
+                contact,
+                display_name,
+                last_activity,
+            )?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await?;
+        Ok(())
     }
 
     /// Moves the contact's last activity forward (never back), which re-sorts
@@ -417,4 +428,25 @@ impl Store {
             next,
         })
     }
+}
+
+fn profile_item(
+    tenant: &str,
+    contact: &str,
+    display_name: Option<&str>,
+    last_activity: DateTime<Utc>,
+) -> Result<Item, StoreError> {
+    Ok(serde_dynamo::to_item(ProfileItem {
+        pk: keys::contact_pk(tenant, contact),
+        sk: keys::PROFILE_SK.to_string(),
+        gsi1pk: keys::contacts_by_activity_pk(tenant),
+        gsi1sk: keys::contacts_by_activity_sk(last_activity, contact),
+        profile: ContactProfile {
+            contact_id: contact.to_string(),
+            display_name: display_name.map(str::to_string),
+            created_at: Utc::now(),
+            last_activity_at: last_activity,
+            stage: None,
+        },
+    })?)
 }

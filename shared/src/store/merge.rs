@@ -29,17 +29,7 @@ impl Store {
         }
         // Repeat until empty: a delivery may have landed during the move.
         loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :ev)")
-                .expression_attribute_values(":pk", s(keys::contact_pk(tenant, from)))
-                .expression_attribute_values(":ev", s(keys::EVENT_SK_PREFIX))
-                .consistent_read(true)
-                .limit(100)
-                .send()
-                .await?;
+            let out = self.events_query(tenant, from).limit(100).send().await?;
             let items = out.items.unwrap_or_default();
             if items.is_empty() {
                 break;
@@ -71,7 +61,7 @@ impl Store {
         Ok(())
     }
 
-    async fn move_identity(
+    pub(super) async fn move_identity(
         &self,
         tenant: &str,
         link: &IdentityItem,
@@ -110,7 +100,7 @@ impl Store {
         Ok(())
     }
 
-    async fn move_event(
+    pub(super) async fn move_event(
         &self,
         tenant: &str,
         event: EventItem,

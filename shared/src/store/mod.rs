@@ -11,6 +11,7 @@ mod merge;
 mod metrics;
 mod objects;
 mod settings;
+mod split;
 mod staff;
 mod timeline;
 

@@ -1,5 +1,5 @@
-//! What staff add to a timeline themselves: internal notes and lead-stage
-//! changes.
+//! What staff add to a timeline themselves: internal notes, lead-stage
+//! changes, merges and splits.
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::Utc;
@@ -7,6 +7,7 @@ use ulid::Ulid;
 
 use super::events::EventItem;
 use super::{MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use crate::identity::Identity;
 use crate::keys;
 use crate::model::{EventDetail, IdentityLink, Note, StageChange, TimelineEvent};
 
@@ -27,6 +28,11 @@ impl Store {
                 body: body.to_string(),
             }),
         );
+        self.put_staff_event(tenant, &event).await?;
+        Ok(event)
+    }
+
+    async fn put_staff_event(&self, tenant: &str, event: &TimelineEvent) -> Result<(), StoreError> {
         let item = EventItem::new(tenant, event.clone(), Vec::new());
         self.db
             .put_item()
@@ -35,7 +41,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await?;
-        Ok(event)
+        Ok(())
     }
 
     /// Moves the contact to `stage` and records the change on its timeline,
@@ -127,13 +133,7 @@ impl Store {
                 by_user_id: by_user_id.to_string(),
             }),
         );
-        let item = EventItem::new(tenant, event.clone(), Vec::new());
-        self.db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .send()
-            .await?;
+        self.put_staff_event(tenant, &event).await?;
         self.record_audit(
             tenant,
             by_user_id,
@@ -143,6 +143,54 @@ impl Store {
         )
         .await?;
         Ok(Some(event))
+    }
+}
+
+impl Store {
+    /// Staff split `identities` (held by `contact`, not all of them) and
+    /// their events off into a new contact; recorded on both timelines and in
+    /// the audit log. Returns the new contact's id and the change on
+    /// `contact`'s timeline.
+    #[tracing::instrument(skip(self, identities, display_name))]
+    pub async fn split_by_staff(
+        &self,
+        tenant: &str,
+        contact: &str,
+        identities: &[Identity],
+        display_name: Option<&str>,
+        by_user_id: &str,
+    ) -> Result<(String, TimelineEvent), StoreError> {
+        let new_contact = self
+            .split_contact(tenant, contact, identities, display_name)
+            .await?;
+        let link = |action: &str, other: &str| IdentityLink {
+            action: action.into(),
+            other_contact_id: other.to_string(),
+            identities: identities.to_vec(),
+            by_user_id: by_user_id.to_string(),
+        };
+        let change = staff_event(
+            contact,
+            EventDetail::IdentityLink(link("split", &new_contact)),
+        );
+        self.put_staff_event(tenant, &change).await?;
+        let arrival = staff_event(
+            &new_contact,
+            EventDetail::IdentityLink(link("split_from", contact)),
+        );
+        self.put_staff_event(tenant, &arrival).await?;
+        self.record_audit(
+            tenant,
+            by_user_id,
+            "split",
+            contact,
+            &format!(
+                "{} identities of {contact} moved to new contact {new_contact}",
+                identities.len()
+            ),
+        )
+        .await?;
+        Ok((new_contact, change))
     }
 }
 

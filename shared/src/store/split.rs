@@ -1,0 +1,128 @@
+//! Splitting a contact: chosen identities, and the events that arrived
+//! through them, move to a new contact. This is how a merge is undone.
+
+use chrono::{DateTime, Utc};
+use ulid::Ulid;
+
+use super::events::EventItem;
+use super::{Item, Store, StoreError, s};
+use crate::identity::Identity;
+use crate::keys;
+
+impl Store {
+    /// Moves `identities` (all held by `from`) and their events to a new
+    /// contact named `display_name`; returns its id. Identities move first,
+    /// so deliveries from then on land on the new contact; events that
+    /// still arrive on `from` meanwhile are swept up by repeated passes.
+    #[tracing::instrument(skip(self, identities, display_name))]
+    pub async fn split_contact(
+        &self,
+        tenant: &str,
+        from: &str,
+        identities: &[Identity],
+        display_name: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let links: Vec<_> = self
+            .identity_links(tenant, from)
+            .await?
+            .into_iter()
+            .filter(|link| identities.contains(&link.identity))
+            .collect();
+        let into = Ulid::new().to_string();
+        let latest = self.latest_event_via(tenant, from, identities).await?;
+        self.create_profile(tenant, &into, display_name, latest.unwrap_or_else(Utc::now))
+            .await?;
+        for link in &links {
+            self.move_identity(tenant, link, from, &into).await?;
+        }
+        while self
+            .move_events_via(tenant, from, &into, identities)
+            .await?
+            > 0
+        {}
+        self.rebuild_metrics(tenant, from).await?;
+        self.rebuild_metrics(tenant, &into).await?;
+        Ok(into)
+    }
+
+    /// One pass over `from`'s events, moving those that arrived through
+    /// `identities`; returns how many moved.
+    async fn move_events_via(
+        &self,
+        tenant: &str,
+        from: &str,
+        into: &str,
+        identities: &[Identity],
+    ) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .events_query(tenant, from)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                let event: EventItem = serde_dynamo::from_item(item)?;
+                if event
+                    .via
+                    .as_ref()
+                    .is_some_and(|via| identities.contains(via))
+                {
+                    self.move_event(tenant, event, into).await?;
+                    moved += 1;
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(moved),
+            }
+        }
+    }
+
+    /// When the newest event that arrived through `identities` happened.
+    async fn latest_event_via(
+        &self,
+        tenant: &str,
+        contact: &str,
+        identities: &[Identity],
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .events_query(tenant, contact)
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                let event: EventItem = serde_dynamo::from_item(item)?;
+                if event
+                    .via
+                    .as_ref()
+                    .is_some_and(|via| identities.contains(via))
+                {
+                    return Ok(Some(event.event.occurred_at));
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    pub(super) fn events_query(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :ev)")
+            .expression_attribute_values(":pk", s(keys::contact_pk(tenant, contact)))
+            .expression_attribute_values(":ev", s(keys::EVENT_SK_PREFIX))
+            .consistent_read(true)
+    }
+}
