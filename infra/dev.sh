@@ -5,6 +5,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Unoptimised builds keep whole request futures (a merge runs the API, the
+# store and the SDK in one) on the thread stack: give threads 8 MiB, not 2.
+export RUST_MIN_STACK="${RUST_MIN_STACK:-8388608}"
 if [ "$#" -gt 0 ]; then
   exec bash "$ROOT/infra/with-emulators.sh" cargo run -p devtools --bin dev-gateway -- "$@"
 fi

@@ -100,7 +100,17 @@ pub fn journey(events: &[TimelineEvent]) -> Journey {
     let booked_at = first_booking.map(|(e, _)| e.occurred_at);
     let before_booking = |e: &TimelineEvent| booked_at.is_none_or(|at| e.occurred_at < at);
     let mut explored = BTreeSet::new();
-    let mut first_completion: Option<DateTime<Utc>> = None;
+    // Feedback is what comes after the appointment itself ended, not after
+    // the booking was made.
+    let first_completion = events
+        .iter()
+        .filter_map(|e| match &e.detail {
+            EventDetail::Booking(b) if b.status == "completed" => {
+                Some(b.ends_at.or(b.starts_at).unwrap_or(e.occurred_at))
+            }
+            _ => None,
+        })
+        .min();
     let mut live_bookings = BTreeSet::new();
     for event in events {
         match &event.detail {
@@ -133,9 +143,6 @@ pub fn journey(events: &[TimelineEvent]) -> Journey {
                     && before_booking(event)
                 {
                     explored.insert(service.clone());
-                }
-                if booking.status == "completed" {
-                    first_completion.get_or_insert(event.occurred_at);
                 }
                 if matches!(booking.status.as_str(), "created" | "completed") {
                     live_bookings.insert(booking.booking_id.clone());
@@ -195,5 +202,86 @@ fn count_booking(experience: &mut Experience, booking: &Booking) {
         "no_show" => experience.no_shows += 1,
         "cancelled" => experience.cancellations += 1,
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Author, Message};
+    use chrono::TimeZone;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 10, day, hour, 0, 0).unwrap()
+    }
+
+    fn event(occurred_at: DateTime<Utc>, detail: EventDetail) -> TimelineEvent {
+        TimelineEvent {
+            event_id: occurred_at.timestamp().to_string(),
+            contact_id: "c".into(),
+            occurred_at,
+            recorded_at: occurred_at,
+            channel: Some(Channel::Whatsapp),
+            provider: None,
+            provider_ref: None,
+            detail,
+        }
+    }
+
+    fn inbound(occurred_at: DateTime<Utc>, text: &str) -> TimelineEvent {
+        event(
+            occurred_at,
+            EventDetail::Message(Message {
+                direction: Direction::Inbound,
+                author: Author::Customer,
+                body: Some(text.into()),
+                attachments: vec![],
+                status: None,
+                status_at: None,
+                status_error: None,
+                deleted: false,
+                source: None,
+                thread: None,
+            }),
+        )
+    }
+
+    #[test]
+    fn feedback_and_rebooking_count_from_the_end_of_the_appointment() {
+        let booking = event(
+            at(20, 9),
+            EventDetail::Booking(Booking {
+                booking_id: "b1".into(),
+                status: "completed".into(),
+                service: Some("Balayage".into()),
+                starts_at: Some(at(31, 10)),
+                ends_at: Some(at(31, 12)),
+                replaces_booking_id: None,
+            }),
+        );
+        let events = [
+            inbound(at(19, 9), "Do you do balayage?"),
+            booking,
+            inbound(
+                at(30, 17),
+                "See you tomorrow! Can I book my sister in again?",
+            ),
+            inbound(at(31, 18), "Thanks! Can I rebook?"),
+        ];
+        let journey = journey(&events);
+        assert_eq!(journey.experience.appointments_completed, 1);
+        let texts = |qs: &[Question]| qs.iter().map(|q| q.text.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            texts(&journey.experience.feedback),
+            ["Thanks! Can I rebook?"]
+        );
+        assert_eq!(
+            texts(&journey.loyalty.rebooking_requests),
+            ["Thanks! Can I rebook?"]
+        );
+        assert_eq!(
+            texts(&journey.consideration.questions),
+            ["Do you do balayage?"]
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! stored message changes in its own write transaction, so reading them is
 //! one item read and they count each message exactly once.
 //!
-//! Counters: `messages_in`, `messages_out`, `channel_<name>`, and the reply
+//! Counters: `messages_in`, `messages_out`, `channel_<name>` (both
+//! directions), `inbound_<name>` (the customer's own), and the reply
 //! delays: `reply_count`, `reply_sum_ms` and a histogram `reply_b<bucket>`.
 //! A reply delay is the time from the first message of a run of inbound
 //! customer messages to the business's next outbound message on any channel.
@@ -33,6 +34,7 @@ pub type MetricCounters = BTreeMap<String, i64>;
 const MESSAGES_IN: &str = "messages_in";
 const MESSAGES_OUT: &str = "messages_out";
 const CHANNEL_PREFIX: &str = "channel_";
+const INBOUND_PREFIX: &str = "inbound_";
 const REPLY_COUNT: &str = "reply_count";
 const REPLY_SUM_MS: &str = "reply_sum_ms";
 const REPLY_BUCKET_PREFIX: &str = "reply_b";
@@ -127,12 +129,7 @@ pub fn insertion_delta(
     after: &[Turn],
 ) -> MetricCounters {
     let mut delta = MetricCounters::new();
-    add(&mut delta, direction_counter(new.direction), 1);
-    add(
-        &mut delta,
-        format!("{CHANNEL_PREFIX}{}", channel.as_str()),
-        1,
-    );
+    count_message(&mut delta, new.direction, channel);
     let without = reply_delays(before.iter().chain(after).copied());
     let with = reply_delays(
         before
@@ -151,12 +148,7 @@ pub fn insertion_delta(
 pub fn counters_from_history(messages: &[(Turn, Channel)]) -> MetricCounters {
     let mut counters = MetricCounters::new();
     for (turn, channel) in messages {
-        add(&mut counters, direction_counter(turn.direction), 1);
-        add(
-            &mut counters,
-            format!("{CHANNEL_PREFIX}{}", channel.as_str()),
-            1,
-        );
+        count_message(&mut counters, turn.direction, *channel);
     }
     add_delays(
         &mut counters,
@@ -167,11 +159,27 @@ pub fn counters_from_history(messages: &[(Turn, Channel)]) -> MetricCounters {
     counters
 }
 
-fn direction_counter(direction: Direction) -> &'static str {
+fn count_message(counters: &mut MetricCounters, direction: Direction, channel: Channel) {
+    add(counters, format!("{CHANNEL_PREFIX}{}", channel.as_str()), 1);
     match direction {
-        Direction::Inbound => MESSAGES_IN,
-        Direction::Outbound => MESSAGES_OUT,
+        Direction::Inbound => {
+            add(counters, MESSAGES_IN, 1);
+            add(counters, format!("{INBOUND_PREFIX}{}", channel.as_str()), 1);
+        }
+        Direction::Outbound => add(counters, MESSAGES_OUT, 1),
     }
+}
+
+/// Counters named `{prefix}<channel>`, most first; the name breaks ties so
+/// the answer is stable.
+fn ranked_channels(counters: &MetricCounters, prefix: &str) -> Vec<(String, i64)> {
+    let mut ranked: Vec<(String, i64)> = counters
+        .iter()
+        .filter_map(|(name, n)| Some((name.strip_prefix(prefix)?.to_string(), *n)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked
 }
 
 pub fn response_time(counters: &MetricCounters) -> ResponseTime {
@@ -213,13 +221,13 @@ pub fn metrics(
     now: DateTime<Utc>,
 ) -> Metrics {
     let count = |name: &str| counters.get(name).copied().unwrap_or(0);
-    let mut by_channel: Vec<(String, i64)> = counters
-        .iter()
-        .filter_map(|(name, n)| Some((name.strip_prefix(CHANNEL_PREFIX)?.to_string(), *n)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    // Most used first; the name breaks ties so the answer is stable.
-    by_channel.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let by_channel = ranked_channels(counters, CHANNEL_PREFIX);
+    // Where the customer writes most; only the business wrote: where it did.
+    let preferred_channel = ranked_channels(counters, INBOUND_PREFIX)
+        .into_iter()
+        .chain(by_channel.iter().cloned())
+        .next()
+        .map(|(channel, _)| channel);
     let messages_in = count(MESSAGES_IN);
     let volume = (messages_in as f64 / 20.0).min(1.0);
     let recency = last_contact_at.map_or(0.0, |at| {
@@ -238,7 +246,7 @@ pub fn metrics(
         messages_in,
         messages_out: count(MESSAGES_OUT),
         messages_total: messages_in + count(MESSAGES_OUT),
-        preferred_channel: by_channel.first().map(|(c, _)| c.clone()),
+        preferred_channel,
         by_channel,
         last_contact_at,
         response_time: response_time(counters),
@@ -393,6 +401,7 @@ mod tests {
         .into_iter()
         .collect();
         let m = metrics(&counters, Some(now - Duration::days(2)), now);
+        // Without inbound per-channel counters, the busiest channel.
         // 40 * 0.5 + 40 * 1 + 20 * (2/3) = 73.3
         assert_eq!(m.engagement_score, 73);
         assert_eq!(m.preferred_channel.as_deref(), Some("whatsapp"));
@@ -400,5 +409,15 @@ mod tests {
         assert_eq!(m.response_time, ResponseTime::default());
         let stale = metrics(&counters, Some(now - Duration::days(200)), now);
         assert_eq!(stale.engagement_score, 33);
+
+        // The business writes mostly on WhatsApp, the customer on SMS.
+        let history = history(&[turn(0, Inbound), turn(1, Outbound), turn(2, Outbound)]);
+        let mut counters = counters_from_history(&history);
+        add(&mut counters, "channel_sms", 2);
+        add(&mut counters, "inbound_sms", 2);
+        add(&mut counters, "messages_in", 2);
+        let m = metrics(&counters, None, now);
+        assert_eq!(m.by_channel[0], ("whatsapp".to_string(), 3));
+        assert_eq!(m.preferred_channel.as_deref(), Some("sms"));
     }
 }
