@@ -1,5 +1,8 @@
-//! Text folding for search: case- and accent-insensitive ("López" finds
-//! "lopez", "Lopez" finds "López").
+//! Text folding and word indexing for search: case- and accent-insensitive
+//! ("López" finds "lopez", "Lopez" finds "López"), matching words and word
+//! beginnings.
+
+use std::collections::BTreeSet;
 
 use icu_normalizer::DecomposingNormalizerBorrowed;
 
@@ -42,7 +45,9 @@ pub fn terms(q: &str) -> Vec<String> {
 }
 
 /// Where every term occurs in `text`, as `[start, end)` character offsets
-/// into the original text; `None` unless all terms occur.
+/// into the original text; `None` unless all terms occur. A term matches at
+/// the start of a word ("book" finds "Booking", not "rebook"), which is what
+/// the search index can find.
 pub fn find_all(text: &str, terms: &[String]) -> Option<Vec<(usize, usize)>> {
     // Fold character by character, remembering which original character
     // each folded one came from, so matches map back to the original.
@@ -63,7 +68,8 @@ pub fn find_all(text: &str, terms: &[String]) -> Option<Vec<(usize, usize)>> {
         let mut found = false;
         let mut i = 0;
         while i + needle.len() <= folded.len() {
-            if folded[i..i + needle.len()] == needle[..] {
+            let word_start = i == 0 || !folded[i - 1].is_alphanumeric();
+            if word_start && folded[i..i + needle.len()] == needle[..] {
                 matches.push((origin[i], origin[i + needle.len() - 1] + 1));
                 found = true;
                 i += needle.len();
@@ -77,6 +83,49 @@ pub fn find_all(text: &str, terms: &[String]) -> Option<Vec<(usize, usize)>> {
     }
     matches.sort_unstable();
     Some(matches)
+}
+
+/// Index keys are word beginnings of this many characters (or the whole
+/// word, when shorter than the minimum).
+const MIN_PREFIX: usize = 3;
+const MAX_PREFIX: usize = 10;
+
+fn words(folded: &str) -> impl Iterator<Item = &str> {
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+fn prefix(word: &str, chars: usize) -> String {
+    word.chars().take(chars).collect()
+}
+
+/// The search-index keys of a text: every beginning of 3 to 10 characters of
+/// each word, and words shorter than 3 as they are.
+pub fn index_keys(text: &str) -> BTreeSet<String> {
+    let folded = fold(text);
+    let mut keys = BTreeSet::new();
+    for word in words(&folded) {
+        let length = word.chars().count();
+        if length < MIN_PREFIX {
+            keys.insert(word.to_string());
+        }
+        for chars in MIN_PREFIX..=length.min(MAX_PREFIX) {
+            keys.insert(prefix(word, chars));
+        }
+    }
+    keys
+}
+
+/// The index key that finds every text matching all `terms`: from their
+/// longest word (the most selective). `None` when every word is shorter than
+/// the indexed beginnings, so only reading the messages can answer.
+pub fn lookup_key(terms: &[String]) -> Option<String> {
+    let longest = terms
+        .iter()
+        .flat_map(|term| words(term))
+        .max_by_key(|word| word.chars().count())?;
+    (longest.chars().count() >= MIN_PREFIX).then(|| prefix(longest, MAX_PREFIX))
 }
 
 #[cfg(test)]
@@ -105,5 +154,43 @@ mod search_tests {
             find_all(text, &terms("balayage sunday")).is_none(),
             "every term must occur"
         );
+    }
+
+    #[test]
+    fn terms_match_at_word_starts() {
+        let text = "Booking confirmed; can I rebook?";
+        assert_eq!(find_all(text, &terms("book")), Some(vec![(0, 4)]));
+        assert!(find_all(text, &terms("ebook")).is_none());
+        assert!(find_all(text, &terms("\"king confirmed\"")).is_none());
+    }
+
+    #[test]
+    fn every_match_is_found_through_its_lookup_key() {
+        let text = "Hi! Can I book Balayage for Saturday? Café crème, très bien.";
+        let keys = index_keys(text);
+        assert!(keys.contains("hi") && keys.contains("i") && keys.contains("balayage"));
+        assert!(keys.contains("sat") && keys.contains("saturday") && keys.contains("tre"));
+        assert!(!keys.contains("aturday"), "only word beginnings");
+        for q in [
+            "SATURDAY",
+            "satur",
+            "cafe creme",
+            "\"book balayage\"",
+            "tres bien",
+            "balay",
+        ] {
+            let q = terms(q);
+            assert!(find_all(text, &q).is_some(), "{q:?}");
+            let key = lookup_key(&q).unwrap();
+            assert!(keys.contains(&key), "{q:?} looks up {key}");
+        }
+        // Long words are indexed by their first 10 characters.
+        let long = index_keys("appointments");
+        assert!(long.contains("appointmen") && !long.contains("appointment"));
+        assert_eq!(
+            lookup_key(&terms("appointments")).as_deref(),
+            Some("appointmen")
+        );
+        assert_eq!(lookup_key(&terms("hi ok")), None);
     }
 }

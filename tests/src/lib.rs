@@ -102,6 +102,31 @@ impl TestStack {
         &self.functions.store
     }
 
+    /// Every item of the stack's table, as debug text: for checks that some
+    /// content is stored nowhere at all.
+    pub async fn table_dump(&self) -> String {
+        let mut dump = String::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .clients
+                .dynamodb
+                .scan()
+                .table_name(&self.local.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in out.items.unwrap_or_default() {
+                dump.push_str(&format!("{item:?}\n"));
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return dump;
+            }
+        }
+    }
+
     pub fn token(&self, tenant: &str, role: &str) -> String {
         self.gateway
             .tokens()

@@ -17,8 +17,9 @@ use crate::identity::{Identity, IdentityKind};
 use crate::keys;
 use crate::model::{
     Attachment, Author, Channel, DeliveryStatus, Direction, EventDetail, Message, Provider,
+    TimelineEvent,
 };
-use crate::store::{RecordOutcome, TimelineQuery};
+use crate::store::{RecordOutcome, Search, TimelineQuery};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,7 +170,7 @@ pub async fn list(
 ) -> Result<Response<Body>, ApiError> {
     let limit = params::limit(request)?;
     let channels = channel_filter(request)?;
-    let mut after = event_cursor(deps, caller, contact, request)?;
+    let after = event_cursor(deps, caller, contact, request)?;
     let terms = params::optional(request, "q")
         .map(crate::text::terms)
         .unwrap_or_default();
@@ -178,11 +179,55 @@ pub async fn list(
         return Err(not_found());
     }
     let tz = deps.store.settings(tenant).await?.tz();
+    let (found, next) = match crate::text::lookup_key(&terms) {
+        Some(key) => {
+            let search = Search {
+                terms: &terms,
+                key: &key,
+                channels: &channels,
+                limit,
+                after: after.as_deref(),
+            };
+            let page = deps.store.search_messages(tenant, contact, &search).await?;
+            let found = page
+                .hits
+                .into_iter()
+                .map(|(event, matches)| (event, Some(matches)))
+                .collect();
+            (found, page.next)
+        }
+        None => read_messages(deps, tenant, contact, &terms, &channels, limit, after).await?,
+    };
+    let items: Vec<MessageItem> = found
+        .iter()
+        .map(|(event, matches)| MessageItem {
+            item: TimelineItem::new(event, tz),
+            matches: matches.clone(),
+        })
+        .collect();
+    let next_cursor = next.map(|sk| deps.cursors.seal(tenant, contact, &[sk]));
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "items": items, "next_cursor": next_cursor }),
+    ))
+}
+
+type Found = Vec<(TimelineEvent, Option<Vec<(usize, usize)>>)>;
+
+/// A page of messages, or a search by reading them (when the terms are too
+/// short for the index): read on until enough match or the history ends.
+async fn read_messages(
+    deps: &ApiDeps,
+    tenant: &str,
+    contact: &str,
+    terms: &[String],
+    channels: &[Channel],
+    limit: usize,
+    mut after: Option<String>,
+) -> Result<(Found, Option<String>), ApiError> {
     let message_type = ["message".to_string()];
     let mut found = Vec::new();
     let mut next = None;
-    // Without terms one page is the answer; with terms, read on until enough
-    // messages match or the history ends.
     loop {
         let query = TimelineQuery {
             limit: if terms.is_empty() {
@@ -192,7 +237,7 @@ pub async fn list(
             },
             after: after.as_deref(),
             types: &message_type,
-            channels: &channels,
+            channels,
             ..TimelineQuery::default()
         };
         let page = deps.store.timeline_page(tenant, contact, &query).await?;
@@ -209,7 +254,7 @@ pub async fn list(
             let sk = keys::event_sk(event.occurred_at, &event.event_id);
             if terms.is_empty() {
                 found.push((event, None));
-            } else if let Some(matches) = crate::text::find_all(&body, &terms) {
+            } else if let Some(matches) = crate::text::find_all(&body, terms) {
                 found.push((event, Some(matches)));
             }
             after = Some(sk);
@@ -229,16 +274,5 @@ pub async fn list(
             None => break,
         }
     }
-    let items: Vec<MessageItem> = found
-        .iter()
-        .map(|(event, matches)| MessageItem {
-            item: TimelineItem::new(event, tz),
-            matches: matches.clone(),
-        })
-        .collect();
-    let next_cursor = next.map(|sk| deps.cursors.seal(tenant, contact, &[sk]));
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "items": items, "next_cursor": next_cursor }),
-    ))
+    Ok((found, next))
 }

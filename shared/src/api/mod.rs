@@ -26,7 +26,8 @@ pub struct ApiDeps {
 }
 
 pub async fn handle(deps: &ApiDeps, request: Request) -> Response<Body> {
-    finish(route(deps, &request).await)
+    // Boxed: the router's future is as large as its largest handler's.
+    finish(Box::pin(route(deps, &request)).await)
 }
 
 async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -160,7 +160,8 @@ impl Store {
                 Some(owner) if owner == contact => return Ok(()),
                 Some(owner) => {
                     if self.is_anonymous(tenant, &owner).await? {
-                        self.merge_contact(tenant, &owner, contact).await?;
+                        // Boxed: a merge is a deep future, kept off the caller's stack.
+                        Box::pin(self.merge_contact(tenant, &owner, contact)).await?;
                     } else {
                         // Two known people named together: staff decide.
                         self.suggest_duplicate(tenant, contact, &owner, identity)

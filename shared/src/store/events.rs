@@ -1,4 +1,4 @@
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -60,6 +60,10 @@ pub(super) struct EventItem {
     /// move it with that identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) via: Option<Identity>,
+    /// The search-index keys of the message's text (see `search`); kept
+    /// until its index items are removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) index_keys: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi2pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,9 +81,18 @@ impl EventItem {
         let gsi2pk = event
             .channel
             .map(|c| keys::contact_channel_pk(tenant, &event.contact_id, c));
+        let index_keys = match &event.detail {
+            EventDetail::Message(m) if !m.deleted => m
+                .body
+                .as_deref()
+                .map(|body| crate::text::index_keys(body).into_iter().collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         Self {
             claims,
             via: None,
+            index_keys,
             gsi2sk: gsi2pk.as_ref().map(|_| sk.clone()),
             gsi2pk,
             gsi3pk: keys::tenant_day_pk(tenant, event.occurred_at, &event.event_id),
@@ -188,6 +201,22 @@ impl Store {
     /// (a client's retry of `POST /contacts/{contact}/messages`).
     #[tracing::instrument(skip(self, incoming, idempotency_key), fields(provider_id = %incoming.provider_message_id))]
     pub async fn record_message_once(
+        &self,
+        tenant: &str,
+        contact: &str,
+        incoming: &IncomingMessage,
+        idempotency_key: Option<&str>,
+    ) -> Result<RecordOutcome, StoreError> {
+        let outcome = self
+            .store_message(tenant, contact, incoming, idempotency_key)
+            .await?;
+        // Also on a duplicate: it completes an index write a crash cut short.
+        let (pk, sk) = outcome.event_key();
+        self.index_message(pk, sk).await?;
+        Ok(outcome)
+    }
+
+    async fn store_message(
         &self,
         tenant: &str,
         contact: &str,
@@ -392,17 +421,50 @@ impl Store {
                     .update_expression("SET deleted = :t REMOVE body, attachments")
                     .condition_expression("attribute_exists(pk)")
                     .expression_attribute_values(":t", AttributeValue::Bool(true))
+                    .return_values(ReturnValue::AllNew)
                     .send()
                     .await;
-                if let Err(e) = erased
-                    && !lost_race(&e)
-                {
-                    return Err(e.into());
+                match erased {
+                    Ok(out) => {
+                        let event: EventItem =
+                            serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
+                        self.forget_words(pk, sk, &event.index_keys).await?;
+                    }
+                    Err(e) if !lost_race(&e) => return Err(e.into()),
+                    Err(_) => {}
                 }
             }
             return Ok(());
         }
         Err(StoreError::Contention(deletion.provider_message_id.clone()))
+    }
+
+    /// Removes a deleted message's postings, then the record of which
+    /// postings it had (kept until then, so a redelivery can finish).
+    async fn forget_words(
+        &self,
+        pk: &str,
+        sk: &str,
+        index_keys: &[String],
+    ) -> Result<(), StoreError> {
+        if index_keys.is_empty() {
+            return Ok(());
+        }
+        self.remove_postings(pk, sk, index_keys).await?;
+        let forgotten = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("REMOVE index_keys")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match forgotten {
+            Err(e) if !lost_race(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Brings the stored message's status up to the provider-message item's,

@@ -107,10 +107,11 @@ impl Store {
         into: &str,
     ) -> Result<(), StoreError> {
         let (old_pk, old_sk, claims) = (event.pk.clone(), event.sk.clone(), event.claims.clone());
+        let old_words = event.index_keys.clone();
         let mut timeline_event = event.event;
         timeline_event.contact_id = into.to_string();
         let moved = EventItem::new(tenant, timeline_event, claims.clone()).arrived_via(event.via);
-        let new_pk = moved.pk.clone();
+        let (new_pk, new_words) = (moved.pk.clone(), moved.index_keys.clone());
         let copied = self
             .db
             .put_item()
@@ -124,6 +125,7 @@ impl Store {
         {
             return Err(e.into());
         }
+        self.write_postings(&new_pk, &old_sk, &new_words).await?;
         for claim in claims {
             let repointed = self
                 .db
@@ -143,6 +145,7 @@ impl Store {
                 return Err(e.into());
             }
         }
+        self.remove_postings(&old_pk, &old_sk, &old_words).await?;
         self.db
             .delete_item()
             .table_name(&self.table)

@@ -10,6 +10,7 @@ mod events;
 mod merge;
 mod metrics;
 mod objects;
+mod search;
 mod settings;
 mod split;
 mod staff;
@@ -22,6 +23,7 @@ pub use duplicates::DuplicateSuggestion;
 pub use events::{RecordOutcome, TimelinePage};
 pub use metrics::StoredMetrics;
 pub use objects::{ObjectReport, rank};
+pub use search::{Search, SearchPage};
 pub use settings::{DEFAULT_STAGES, TenantSettings};
 pub use timeline::TimelineQuery;
 

@@ -123,7 +123,8 @@ impl Store {
         let Some(moving) = self.contact(tenant, other).await? else {
             return Ok(None);
         };
-        self.merge_contact(tenant, other, contact).await?;
+        // Boxed: merges and splits are deep futures, kept off the caller's stack.
+        Box::pin(self.merge_contact(tenant, other, contact)).await?;
         let event = staff_event(
             contact,
             EventDetail::IdentityLink(IdentityLink {
@@ -160,9 +161,8 @@ impl Store {
         display_name: Option<&str>,
         by_user_id: &str,
     ) -> Result<(String, TimelineEvent), StoreError> {
-        let new_contact = self
-            .split_contact(tenant, contact, identities, display_name)
-            .await?;
+        let new_contact =
+            Box::pin(self.split_contact(tenant, contact, identities, display_name)).await?;
         let link = |action: &str, other: &str| IdentityLink {
             action: action.into(),
             other_contact_id: other.to_string(),

@@ -1,0 +1,265 @@
+//! The message search index. Every stored message with text has one posting
+//! item per word beginning (`text::index_keys`): pk `{contact pk}#W#{key}`,
+//! sk the event's sort key. A search reads one key's postings newest first
+//! and fetches only those events, so its cost follows the matches, not the
+//! length of the history. Postings are written after the message (a
+//! message can hold more words than a transaction takes); each writer
+//! re-reads the event afterwards, so a deletion racing it still removes
+//! every posting, and a redelivery completes an index write cut short.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+
+use super::events::EventItem;
+use super::{Item, MAX_ATTEMPTS, Store, StoreError, s};
+use crate::keys;
+use crate::model::{Channel, EventDetail, TimelineEvent};
+
+/// BatchWriteItem takes at most 25 requests; BatchGetItem 100 keys.
+const WRITE_BATCH: usize = 25;
+const POSTINGS_PAGE: i32 = 100;
+
+/// Messages matching a search, newest first, with where the terms occur.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPage {
+    pub hits: Vec<(TimelineEvent, Vec<(usize, usize)>)>,
+    /// Sort key of the last message examined, when more may match.
+    pub next: Option<String>,
+}
+
+/// What a search asks for.
+pub struct Search<'a> {
+    pub terms: &'a [String],
+    /// From `text::lookup_key(terms)`.
+    pub key: &'a str,
+    /// Empty means every channel.
+    pub channels: &'a [Channel],
+    pub limit: usize,
+    pub after: Option<&'a str>,
+}
+
+impl Store {
+    /// Makes the postings of a stored message match its text: written when
+    /// it has text, removed when it was deleted meanwhile.
+    pub(super) async fn index_message(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        let Some(item) = self.get(pk, sk).await? else {
+            return Ok(());
+        };
+        let event: EventItem = serde_dynamo::from_item(item)?;
+        if event.index_keys.is_empty() || is_deleted(&event.event) {
+            return Ok(());
+        }
+        self.write_postings(pk, sk, &event.index_keys).await?;
+        let deleted = match self.get(pk, sk).await? {
+            Some(item) => is_deleted(&serde_dynamo::from_item::<_, EventItem>(item)?.event),
+            None => true,
+        };
+        if deleted {
+            self.remove_postings(pk, sk, &event.index_keys).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn write_postings(
+        &self,
+        pk: &str,
+        sk: &str,
+        index_keys: &[String],
+    ) -> Result<(), StoreError> {
+        let requests = index_keys
+            .iter()
+            .map(|key| {
+                let put = PutRequest::builder()
+                    .item("pk", s(keys::search_pk(pk, key)))
+                    .item("sk", s(sk))
+                    .build()
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(requests).await
+    }
+
+    pub(super) async fn remove_postings(
+        &self,
+        pk: &str,
+        sk: &str,
+        index_keys: &[String],
+    ) -> Result<(), StoreError> {
+        let requests = index_keys
+            .iter()
+            .map(|key| {
+                let delete = DeleteRequest::builder()
+                    .key("pk", s(keys::search_pk(pk, key)))
+                    .key("sk", s(sk))
+                    .build()
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Writes every request, retrying what DynamoDB leaves unprocessed.
+    pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(WRITE_BATCH) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt == MAX_ATTEMPTS {
+                    return Err(StoreError::Contention("batch write".into()));
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                let out = self
+                    .db
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Messages of `contact` matching every term, newest first.
+    #[tracing::instrument(skip(self, search), fields(limit = search.limit))]
+    pub async fn search_messages(
+        &self,
+        tenant: &str,
+        contact: &str,
+        search: &Search<'_>,
+    ) -> Result<SearchPage, StoreError> {
+        let event_pk = keys::contact_pk(tenant, contact);
+        let postings_pk = keys::search_pk(&event_pk, search.key);
+        let mut hits = Vec::new();
+        let mut start = search.after.map(|sk| {
+            Item::from([
+                ("pk".to_string(), s(&postings_pk)),
+                ("sk".to_string(), s(sk)),
+            ])
+        });
+        loop {
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(&postings_pk))
+                .scan_index_forward(false)
+                .limit(POSTINGS_PAGE)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            let candidates: Vec<String> = out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|mut item| match item.remove("sk") {
+                    Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) => Some(sk),
+                    _ => None,
+                })
+                .collect();
+            let mut events = self.events_by_sk(&event_pk, &candidates).await?;
+            let more_postings = out.last_evaluated_key.is_some();
+            for (i, sk) in candidates.iter().enumerate() {
+                let Some(event) = events.remove(sk) else {
+                    continue;
+                };
+                if let Some(found) = matches(&event, search) {
+                    hits.push((event, found));
+                }
+                if hits.len() == search.limit {
+                    let more = i + 1 < candidates.len() || more_postings;
+                    return Ok(SearchPage {
+                        hits,
+                        next: more.then(|| sk.clone()),
+                    });
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(SearchPage { hits, next: None }),
+            }
+        }
+    }
+
+    /// The events of one contact partition with these sort keys.
+    async fn events_by_sk(
+        &self,
+        event_pk: &str,
+        sks: &[String],
+    ) -> Result<HashMap<String, TimelineEvent>, StoreError> {
+        let mut events = HashMap::new();
+        if sks.is_empty() {
+            return Ok(events);
+        }
+        let keys: Vec<Item> = sks
+            .iter()
+            .map(|sk| Item::from([("pk".to_string(), s(event_pk)), ("sk".to_string(), s(sk))]))
+            .collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Dynamo(e.to_string()))?,
+        );
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            if attempt == MAX_ATTEMPTS {
+                return Err(StoreError::Contention("batch get".into()));
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+            let out = self
+                .db
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let item: EventItem = serde_dynamo::from_item(item)?;
+                events.insert(item.sk, item.event);
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.table))
+                .filter(|left| !left.keys.is_empty());
+            attempt += 1;
+        }
+        Ok(events)
+    }
+}
+
+fn is_deleted(event: &TimelineEvent) -> bool {
+    matches!(&event.detail, EventDetail::Message(m) if m.deleted)
+}
+
+fn matches(event: &TimelineEvent, search: &Search<'_>) -> Option<Vec<(usize, usize)>> {
+    let EventDetail::Message(message) = &event.detail else {
+        return None;
+    };
+    if message.deleted {
+        return None;
+    }
+    let channel_ok =
+        search.channels.is_empty() || event.channel.is_some_and(|c| search.channels.contains(&c));
+    if !channel_ok {
+        return None;
+    }
+    crate::text::find_all(message.body.as_deref()?, search.terms)
+}
