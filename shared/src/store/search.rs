@@ -68,18 +68,8 @@ impl Store {
         sk: &str,
         index_keys: &[String],
     ) -> Result<(), StoreError> {
-        let requests = index_keys
-            .iter()
-            .map(|key| {
-                let put = PutRequest::builder()
-                    .item("pk", s(keys::search_pk(pk, key)))
-                    .item("sk", s(sk))
-                    .build()
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-                Ok(WriteRequest::builder().put_request(put).build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.batch_write(requests).await
+        self.batch_write(postings(pk, sk, index_keys, Posting::Put)?)
+            .await
     }
 
     pub(super) async fn remove_postings(
@@ -88,18 +78,8 @@ impl Store {
         sk: &str,
         index_keys: &[String],
     ) -> Result<(), StoreError> {
-        let requests = index_keys
-            .iter()
-            .map(|key| {
-                let delete = DeleteRequest::builder()
-                    .key("pk", s(keys::search_pk(pk, key)))
-                    .key("sk", s(sk))
-                    .build()
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-                Ok(WriteRequest::builder().delete_request(delete).build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.batch_write(requests).await
+        self.batch_write(postings(pk, sk, index_keys, Posting::Delete)?)
+            .await
     }
 
     /// Writes every request, retrying what DynamoDB leaves unprocessed.
@@ -243,6 +223,44 @@ impl Store {
         }
         Ok(events)
     }
+}
+
+enum Posting {
+    Put,
+    Delete,
+}
+
+/// The requests that put or delete the postings of one event.
+fn postings(
+    pk: &str,
+    sk: &str,
+    index_keys: &[String],
+    posting: Posting,
+) -> Result<Vec<WriteRequest>, StoreError> {
+    let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Dynamo(e.to_string());
+    index_keys
+        .iter()
+        .map(|key| {
+            let (pk, sk) = (s(keys::search_pk(pk, key)), s(sk));
+            let request = match posting {
+                Posting::Put => WriteRequest::builder().put_request(
+                    PutRequest::builder()
+                        .item("pk", pk)
+                        .item("sk", sk)
+                        .build()
+                        .map_err(built)?,
+                ),
+                Posting::Delete => WriteRequest::builder().delete_request(
+                    DeleteRequest::builder()
+                        .key("pk", pk)
+                        .key("sk", sk)
+                        .build()
+                        .map_err(built)?,
+                ),
+            };
+            Ok(request.build())
+        })
+        .collect()
 }
 
 fn is_deleted(event: &TimelineEvent) -> bool {

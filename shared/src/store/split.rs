@@ -1,7 +1,7 @@
 //! Splitting a contact: chosen identities, and the events that arrived
 //! through them, move to a new contact. This is how a merge is undone.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ulid::Ulid;
 
 use super::events::EventItem;
@@ -29,69 +29,43 @@ impl Store {
             .filter(|link| identities.contains(&link.identity))
             .collect();
         let into = Ulid::new().to_string();
-        let latest = self.latest_event_via(tenant, from, identities).await?;
+        let latest = self
+            .events_via(tenant, from, identities)
+            .await?
+            .iter()
+            .map(|e| e.event.occurred_at)
+            .max();
         self.create_profile(tenant, &into, display_name, latest.unwrap_or_else(Utc::now))
             .await?;
         for link in &links {
             self.move_identity(tenant, link, from, &into).await?;
         }
-        while self
-            .move_events_via(tenant, from, &into, identities)
-            .await?
-            > 0
-        {}
+        loop {
+            let moving = self.events_via(tenant, from, identities).await?;
+            if moving.is_empty() {
+                break;
+            }
+            for event in moving {
+                self.move_event(tenant, event, &into).await?;
+            }
+        }
         self.rebuild_metrics(tenant, from).await?;
         self.rebuild_metrics(tenant, &into).await?;
         Ok(into)
     }
 
-    /// One pass over `from`'s events, moving those that arrived through
-    /// `identities`; returns how many moved.
-    async fn move_events_via(
-        &self,
-        tenant: &str,
-        from: &str,
-        into: &str,
-        identities: &[Identity],
-    ) -> Result<usize, StoreError> {
-        let mut moved = 0;
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .events_query(tenant, from)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await?;
-            for item in out.items.unwrap_or_default() {
-                let event: EventItem = serde_dynamo::from_item(item)?;
-                if event
-                    .via
-                    .as_ref()
-                    .is_some_and(|via| identities.contains(via))
-                {
-                    self.move_event(tenant, event, into).await?;
-                    moved += 1;
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(moved),
-            }
-        }
-    }
-
-    /// When the newest event that arrived through `identities` happened.
-    async fn latest_event_via(
+    /// The events of `contact` that arrived through one of `identities`.
+    async fn events_via(
         &self,
         tenant: &str,
         contact: &str,
         identities: &[Identity],
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+    ) -> Result<Vec<EventItem>, StoreError> {
+        let mut found = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let out = self
                 .events_query(tenant, contact)
-                .scan_index_forward(false)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await?;
@@ -102,12 +76,12 @@ impl Store {
                     .as_ref()
                     .is_some_and(|via| identities.contains(via))
                 {
-                    return Ok(Some(event.event.occurred_at));
+                    found.push(event);
                 }
             }
             match out.last_evaluated_key {
                 Some(key) => start = Some(key),
-                None => return Ok(None),
+                None => return Ok(found),
             }
         }
     }
