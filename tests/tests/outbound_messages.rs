@@ -104,6 +104,43 @@ async fn the_provider_echo_of_a_sent_message_is_not_a_second_message() {
 }
 
 #[tokio::test]
+async fn an_echo_that_arrives_first_gets_its_author_from_the_app() {
+    let stack = TestStack::new().await;
+    let (connection, contact) = maya(&stack).await;
+    for (wamid, at) in [
+        ("wamid.echo-first", 1_792_570_930),
+        ("wamid.by-a-person", 1_792_570_990),
+    ] {
+        stack
+            .post_whatsapp(
+                &connection,
+                &whatsapp_echo(wamid, MAYA, at, "Your deposit link"),
+            )
+            .await;
+    }
+    stack.drain().await;
+    let ai = send(&stack, &contact, None, json!({
+        "channel": "whatsapp", "body": "Your deposit link", "author": "ai", "provider_message_id": "wamid.echo-first"
+    }))
+    .await;
+    assert_eq!(ai.status, 200, "{ai:?}");
+    assert_eq!(ai.json()["author"]["kind"], "ai");
+    // A known author is never replaced.
+    let human = send(&stack, &contact, None, json!({
+        "channel": "whatsapp", "body": "x", "author": "human", "provider_message_id": "wamid.echo-first"
+    }))
+    .await;
+    assert_eq!(human.json()["author"]["kind"], "ai");
+    let timeline = stack.timeline("salon", &contact, "").await;
+    let items = timeline["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let author_of =
+        |wamid: &str| items.iter().find(|i| i["provider_ref"] == wamid).unwrap()["author"].clone();
+    assert_eq!(author_of("wamid.echo-first")["kind"], "ai");
+    assert_eq!(author_of("wamid.by-a-person"), json!({ "kind": "human" }));
+}
+
+#[tokio::test]
 async fn bad_sends_are_refused_and_change_nothing() {
     let stack = TestStack::new().await;
     let (_, contact) = maya(&stack).await;

@@ -100,18 +100,22 @@ pub async fn send(
         None => format!("api-{}", Ulid::new()),
     };
     let tenant = &caller.tenant_id;
-    if !deps.store.contact_exists(tenant, contact).await? {
-        return Err(ApiError::NotFound("no such contact".into()));
-    }
+    let view = deps
+        .store
+        .contact(tenant, contact)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such contact".into()))?;
+    // The contact is already known; the identity only records which of its
+    // addresses the message went to, so a split moves it along.
+    let customer = addressee(outbound.channel, &view.identities).unwrap_or(Identity {
+        kind: IdentityKind::Visitor,
+        value: contact.to_string(),
+    });
     let message = IncomingMessage {
         provider: provider_of(outbound.channel),
         provider_message_id,
         channel: outbound.channel,
-        // The contact is already known; identities play no part here.
-        customer: Identity {
-            kind: IdentityKind::Visitor,
-            value: contact.to_string(),
-        },
+        customer,
         customer_name: None,
         linked_identities: Vec::new(),
         occurred_at: outbound.sent_at.unwrap_or_else(Utc::now),
@@ -132,10 +136,17 @@ pub async fn send(
         .store
         .record_message_once(tenant, contact, &message, idempotency_key)
         .await?;
-    if matches!(outcome, RecordOutcome::Created { .. }) {
-        deps.store
-            .touch_contact(tenant, contact, message.occurred_at)
-            .await?;
+    match outcome {
+        RecordOutcome::Created { .. } => {
+            deps.store
+                .touch_contact(tenant, contact, message.occurred_at)
+                .await?
+        }
+        RecordOutcome::Duplicate { .. } => {
+            deps.store
+                .fill_author(&outcome, &message.message.author)
+                .await?
+        }
     }
     let event = deps
         .store
@@ -275,4 +286,20 @@ async fn read_messages(
         }
     }
     Ok((found, next))
+}
+
+/// The contact's identity a message on `channel` is addressed to, when it
+/// has exactly one of that kind.
+fn addressee(channel: Channel, identities: &[Identity]) -> Option<Identity> {
+    let kind = match channel {
+        Channel::Whatsapp | Channel::Sms | Channel::Phone => IdentityKind::Phone,
+        Channel::Instagram => IdentityKind::InstagramId,
+        Channel::Email => IdentityKind::Email,
+        Channel::Chat => IdentityKind::Visitor,
+    };
+    let mut held = identities.iter().filter(|i| i.kind == kind);
+    match (held.next(), held.next()) {
+        (Some(only), None) => Some(only.clone()),
+        _ => None,
+    }
 }

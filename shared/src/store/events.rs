@@ -311,6 +311,40 @@ impl Store {
         Err(StoreError::Contention(incoming.provider_message_id.clone()))
     }
 
+    /// Names who wrote a business message that was first seen as a provider
+    /// echo, which cannot tell (an AI reply whose echo beat the app's own
+    /// record of it). A known author is never replaced.
+    pub async fn fill_author(
+        &self,
+        outcome: &RecordOutcome,
+        author: &crate::model::Author,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = outcome.event_key();
+        let filled = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #author = :author")
+            .condition_expression(
+                "#direction = :outbound AND #author.#kind = :human AND attribute_not_exists(#author.#user)",
+            )
+            .expression_attribute_names("#author", "author")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_names("#user", "user_id")
+            .expression_attribute_names("#direction", "direction")
+            .expression_attribute_values(":author", serde_dynamo::to_attribute_value(author)?)
+            .expression_attribute_values(":outbound", s("outbound"))
+            .expression_attribute_values(":human", s("human"))
+            .send()
+            .await;
+        match filled {
+            Err(e) if !lost_race(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// The event a provider-message or idempotency item points at. The key
     /// comes from a tenant-scoped item, so it stays in that tenant.
     pub async fn recorded_event(
