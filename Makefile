@@ -36,9 +36,9 @@ build:
 	rustup target add aarch64-unknown-linux-gnu
 	cd "$(ROOT)" && PATH="$(VENV):$$PATH" $(SAM_ENV) sam build --beta-features
 
-## bench: criterion benches (pure paths), then the pipeline bench against the emulators
+## bench: criterion benches (pure paths), then the pipeline and query-latency benches against the emulators
 bench:
-	bash "$(ROOT)/infra/with-emulators.sh" bash -c "cargo bench --workspace && cargo run --release -p devtools --bin bench-pipeline"
+	bash "$(ROOT)/infra/with-emulators.sh" bash -c "cargo bench --workspace && cargo run --release -p devtools --bin bench-pipeline && cargo run --release -p devtools --bin bench-query"
 
 install:
 	bash "$(ROOT)/infra/install.sh"

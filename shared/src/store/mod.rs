@@ -7,6 +7,7 @@ mod connections;
 mod contacts;
 mod duplicates;
 mod events;
+mod import;
 mod merge;
 mod metrics;
 mod objects;
