@@ -11,7 +11,6 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use tokio::task::JoinSet;
@@ -26,12 +25,6 @@ use crate::model::TimelineEvent;
 const BATCH_SIZE: usize = 25;
 /// Batches in flight at once.
 const WRITERS: usize = 8;
-/// Unprocessed items (throttling) are retried with a doubling backoff from
-/// `FIRST_BACKOFF` up to `MAX_BACKOFF`; after `MAX_BATCH_ATTEMPTS` calls the
-/// import fails loudly rather than drop them.
-const FIRST_BACKOFF: Duration = Duration::from_millis(25);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
-const MAX_BATCH_ATTEMPTS: usize = 40;
 
 /// Write requests handed out to the writers 25 at a time, built as they go
 /// (a long history has millions of postings).
@@ -128,7 +121,7 @@ impl Store {
                     if batch.is_empty() {
                         return Ok(());
                     }
-                    store.write_batch(batch).await?;
+                    store.batch_write(batch).await?;
                 }
             });
         }
@@ -137,33 +130,6 @@ impl Store {
             finished.map_err(|e| StoreError::Dynamo(format!("import_history writer: {e}")))??;
         }
         Ok(())
-    }
-
-    /// One `BatchWriteItem`, re-sending whatever DynamoDB left unprocessed.
-    async fn write_batch(&self, batch: Vec<WriteRequest>) -> Result<(), StoreError> {
-        let mut pending = batch;
-        let mut backoff = FIRST_BACKOFF;
-        for _ in 0..MAX_BATCH_ATTEMPTS {
-            let out = self
-                .db
-                .batch_write_item()
-                .request_items(&self.table, pending)
-                .send()
-                .await?;
-            pending = out
-                .unprocessed_items
-                .and_then(|mut left| left.remove(&self.table))
-                .unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(());
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-        Err(StoreError::Dynamo(format!(
-            "import_history: {} items still unprocessed after {MAX_BATCH_ATTEMPTS} attempts",
-            pending.len()
-        )))
     }
 }
 

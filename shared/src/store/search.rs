@@ -13,13 +13,20 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 
 use super::events::EventItem;
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, s};
+use super::{Item, Store, StoreError, s};
 use crate::keys;
 use crate::model::{Channel, EventDetail, TimelineEvent};
 
 /// BatchWriteItem takes at most 25 requests; BatchGetItem 100 keys.
 const WRITE_BATCH: usize = 25;
 const POSTINGS_PAGE: i32 = 100;
+/// Unprocessed batch items are retried this often, waiting 25 ms doubling
+/// to at most 2 s (about 12 s in all).
+const BATCH_ATTEMPTS: u32 = 12;
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((25u64 << attempt.min(7)).min(2_000))
+}
 
 /// Messages matching a search, newest first, with where the terms occur.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,17 +89,21 @@ impl Store {
             .await
     }
 
-    /// Writes every request, retrying what DynamoDB leaves unprocessed.
+    /// Writes every request, retrying what DynamoDB leaves unprocessed
+    /// (throttling) with a doubling backoff; never drops any silently.
     pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(WRITE_BATCH) {
             let mut pending = chunk.to_vec();
             let mut attempt = 0;
             while !pending.is_empty() {
-                if attempt == MAX_ATTEMPTS {
-                    return Err(StoreError::Contention("batch write".into()));
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(StoreError::Contention(format!(
+                        "{} batch writes left unprocessed",
+                        pending.len()
+                    )));
                 }
                 if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    tokio::time::sleep(backoff(attempt)).await;
                 }
                 let out = self
                     .db
@@ -195,11 +206,11 @@ impl Store {
         );
         let mut attempt = 0;
         while let Some(request) = pending.take() {
-            if attempt == MAX_ATTEMPTS {
+            if attempt == BATCH_ATTEMPTS {
                 return Err(StoreError::Contention("batch get".into()));
             }
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                tokio::time::sleep(backoff(attempt)).await;
             }
             let out = self
                 .db
