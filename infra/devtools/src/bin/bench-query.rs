@@ -36,8 +36,9 @@ const TENANT: &str = "bench";
 const SMALL: usize = 100;
 const LARGE: usize = 100_000;
 const PAGE: usize = 50;
-/// The search term: only the `RARE` oldest inbound messages hold it, so the
-/// search reads the whole history.
+/// The search term: only the `RARE` oldest inbound messages hold it, so a
+/// search that read messages would read the whole history (the word index
+/// reads only those).
 const RARE_WORD: &str = "balayage";
 const RARE: usize = 5;
 /// Iterations per measurement: as many as fit in `BUDGET`, within bounds.
