@@ -99,6 +99,23 @@ async fn search_finds_words_and_beginnings_newest_first_in_pages() {
     assert_eq!(bodies(&rest), ["Can I book balayage for Saturday?"]);
     assert!(rest["next_cursor"].is_null(), "{rest}");
 
+    // The index is read page after page: "message" is in 37 messages, and
+    // "3" starts a word in 9 of them (30..39 without 37).
+    let first = search(&stack, &contact, "q=message+3&limit=5").await;
+    assert_eq!(
+        bodies(&first),
+        (["39", "38", "36", "35", "34"]).map(|i| format!("Message number {i}, nothing to see"))
+    );
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let rest = search(
+        &stack,
+        &contact,
+        &format!("q=message+3&limit=5&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(bodies(&rest).len(), 4, "{rest}");
+    assert!(rest["next_cursor"].is_null(), "{rest}");
+
     // Words too short for the index are still found, by reading.
     let short = search(&stack, &contact, "q=on").await;
     assert_eq!(bodies(&short), ["Is the balayage booking still on?"]);

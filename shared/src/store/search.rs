@@ -19,7 +19,11 @@ use crate::model::{Channel, EventDetail, TimelineEvent};
 
 /// BatchWriteItem takes at most 25 requests; BatchGetItem 100 keys.
 const WRITE_BATCH: usize = 25;
-const POSTINGS_PAGE: i32 = 100;
+/// Postings read per page: twice the hits wanted (most candidates match),
+/// within what one BatchGetItem takes.
+fn postings_page(limit: usize) -> i32 {
+    i32::try_from(limit.saturating_mul(2).clamp(10, 100)).unwrap_or(100)
+}
 /// Unprocessed batch items are retried this often, waiting 25 ms doubling
 /// to at most 2 s (about 12 s in all).
 const BATCH_ATTEMPTS: u32 = 12;
@@ -146,7 +150,7 @@ impl Store {
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", s(&postings_pk))
                 .scan_index_forward(false)
-                .limit(POSTINGS_PAGE)
+                .limit(postings_page(search.limit))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await?;
