@@ -207,3 +207,92 @@ async fn a_merge_split_back_restores_both_contacts_and_their_metrics() {
     assert_eq!(audit["items"][0]["contact_id"], maya.as_str());
     assert_eq!(audit["items"][1]["action"], "merge");
 }
+
+#[tokio::test]
+async fn a_split_cut_short_is_finished_by_its_retry() {
+    let stack = TestStack::new().await;
+    let whatsapp = stack.whatsapp_connection("salon").await;
+    let instagram = stack.connection("salon", Provider::Instagram).await;
+    stack
+        .post_instagram(&instagram, &fixture("instagram/message.json"))
+        .await;
+    stack
+        .post_whatsapp(
+            &whatsapp,
+            &whatsapp_text("wamid.s1", PHONE, WHATSAPP_AT, "Can I book for Saturday?"),
+        )
+        .await;
+    stack.drain().await;
+    let agent = stack.token("salon", "agent");
+    let contacts = stack.get("/contacts", &agent).await.json();
+    let maya = contacts["items"][0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let instagram_contact = contacts["items"][1]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let merged = post(
+        &stack,
+        &format!("/contacts/{maya}/merge"),
+        &agent,
+        json!({ "contact_id": instagram_contact }),
+    )
+    .await;
+    assert_eq!(merged.status, 200);
+
+    // The moves happen, then the process dies before the split is recorded.
+    let identity = shared::identity::Identity {
+        kind: shared::identity::IdentityKind::InstagramId,
+        value: INSTAGRAM_USER.into(),
+    };
+    let partial = stack
+        .store()
+        .split_contact("salon", &maya, std::slice::from_ref(&identity), None)
+        .await
+        .unwrap();
+    let listed = stack.get("/contacts", &agent).await.json();
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        1,
+        "unfinished: not listed"
+    );
+    assert_eq!(summary(&stack, &partial).await, ["message:instagram"]);
+
+    let path = format!("/contacts/{maya}/split");
+    let body = json!({ "identities": [{ "kind": "instagram_id", "value": INSTAGRAM_USER }] });
+    let retry = post(&stack, &path, &agent, body.clone()).await;
+    assert_eq!(retry.status, 201, "{retry:?}");
+    assert_eq!(retry.json()["contact"]["contact_id"], partial.as_str());
+    assert_eq!(
+        summary(&stack, &partial).await,
+        ["message:instagram", "identity_link:-:split_from"]
+    );
+    let listed = stack.get("/contacts", &agent).await.json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    // Finished: the same request again is refused and changes nothing.
+    let again = post(&stack, &path, &agent, body).await;
+    assert_eq!(again.status, 400, "{again:?}");
+    assert_eq!(
+        summary(&stack, &maya)
+            .await
+            .iter()
+            .filter(|s| s.ends_with(":split"))
+            .count(),
+        1
+    );
+    let audit = stack
+        .get("/audit", &stack.token("salon", "admin"))
+        .await
+        .json();
+    let splits = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "split")
+        .count();
+    assert_eq!(splits, 1);
+    let m = metrics(&stack, &partial, &agent).await;
+    assert_eq!(m["messages_in"], 1);
+}

@@ -170,10 +170,25 @@ pub async fn split(
             "name at least one identity",
         ));
     }
+    // A split cut short earlier already moved some identities: its retry
+    // names them too and finishes it.
+    let moved = match deps
+        .store
+        .unfinished_split(tenant, contact, &split.identities)
+        .await?
+    {
+        Some(into) => deps
+            .store
+            .contact(tenant, &into)
+            .await?
+            .map(|view| view.identities)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     if let Some(stranger) = split
         .identities
         .iter()
-        .find(|i| !source.identities.contains(i))
+        .find(|i| !source.identities.contains(i) && !moved.contains(i))
     {
         return Err(ApiError::bad_request(
             "identities",

@@ -37,25 +37,41 @@ impl Store {
         contact: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        let at = Utc::now();
+        let entry = AuditEntry {
+            at: Utc::now(),
+            actor_user_id: actor.to_string(),
+            action: action.to_string(),
+            contact_id: contact.to_string(),
+            detail: detail.to_string(),
+        };
+        self.record_audit_once(tenant, entry, Ulid::new()).await
+    }
+
+    /// Records `entry` under `id` once: a retry of the same action (same
+    /// instant and id) finds it there.
+    pub(super) async fn record_audit_once(
+        &self,
+        tenant: &str,
+        entry: AuditEntry,
+        id: Ulid,
+    ) -> Result<(), StoreError> {
         let item = AuditItem {
             pk: audit_pk(tenant),
-            sk: format!("{}#{}", keys::instant(at), Ulid::new()),
-            entry: AuditEntry {
-                at,
-                actor_user_id: actor.to_string(),
-                action: action.to_string(),
-                contact_id: contact.to_string(),
-                detail: detail.to_string(),
-            },
+            sk: format!("{}#{id}", keys::instant(entry.at)),
+            entry,
         };
-        self.db
+        let recorded = self
+            .db
             .put_item()
             .table_name(&self.table)
             .set_item(Some(serde_dynamo::to_item(item)?))
+            .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await?;
-        Ok(())
+            .await;
+        match recorded {
+            Err(e) if !super::lost_race(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Newest first; `after` is the `next` of the previous page.

@@ -39,8 +39,14 @@ pub struct ContactPage {
 struct ProfileItem {
     pk: String,
     sk: String,
-    gsi1pk: String,
+    /// Absent while the contact is not listed yet (a split under way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
     gsi1sk: String,
+    /// Set while a split from this contact is under way, so a retry of the
+    /// split can finish it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    split_from: Option<String>,
     #[serde(flatten)]
     profile: ContactProfile,
 }
@@ -233,7 +239,7 @@ impl Store {
                 contact_id: contact_id.clone(),
                 identity: identity.clone(),
             })?;
-            let profile = profile_item(tenant, &contact_id, display_name, first_seen)?;
+            let profile = profile_item(tenant, &contact_id, display_name, first_seen, None)?;
             let result = self
                 .db
                 .transact_write_items()
@@ -254,13 +260,15 @@ impl Store {
         )))
     }
 
-    /// A new contact without identities yet (a split gives it some).
-    pub(super) async fn create_profile(
+    /// The contact a split from `split_from` is creating: not listed, and
+    /// without identities until the split gives it some.
+    pub(super) async fn create_split_profile(
         &self,
         tenant: &str,
         contact: &str,
         display_name: Option<&str>,
         last_activity: DateTime<Utc>,
+        split_from: &str,
     ) -> Result<(), StoreError> {
         self.db
             .put_item()
@@ -270,11 +278,61 @@ impl Store {
                 contact,
                 display_name,
                 last_activity,
+                Some(split_from),
             )?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await?;
         Ok(())
+    }
+
+    /// Whom an unfinished split is moving identities from into `contact`.
+    pub(super) async fn unfinished_split_from(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            match self
+                .get(&keys::contact_pk(tenant, contact), keys::PROFILE_SK)
+                .await?
+            {
+                Some(item) => serde_dynamo::from_item::<_, ProfileItem>(item)?.split_from,
+                None => None,
+            },
+        )
+    }
+
+    /// Lists a contact a split created, at its current last activity.
+    pub(super) async fn finish_split(&self, tenant: &str, contact: &str) -> Result<(), StoreError> {
+        let pk = keys::contact_pk(tenant, contact);
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(item) = self.get(&pk, keys::PROFILE_SK).await? else {
+                return Ok(());
+            };
+            let profile: ProfileItem = serde_dynamo::from_item(item)?;
+            let at = profile.profile.last_activity_at;
+            let listed = self
+                .db
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s(keys::PROFILE_SK))
+                .update_expression("SET gsi1pk = :p, gsi1sk = :g REMOVE split_from")
+                // A concurrent delivery may move the last activity: re-read.
+                .condition_expression("last_activity_at = :at")
+                .expression_attribute_values(":p", s(keys::contacts_by_activity_pk(tenant)))
+                .expression_attribute_values(":g", s(keys::contacts_by_activity_sk(at, contact)))
+                .expression_attribute_values(":at", s(keys::instant(at)))
+                .send()
+                .await;
+            match listed {
+                Ok(_) => return Ok(()),
+                Err(e) if lost_race(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention(pk))
     }
 
     /// Moves the contact's last activity forward (never back), which re-sorts
@@ -431,17 +489,23 @@ impl Store {
     }
 }
 
+/// A profile item; listed (in the contacts-by-activity index) unless a
+/// split from `split_from` is still creating it.
 fn profile_item(
     tenant: &str,
     contact: &str,
     display_name: Option<&str>,
     last_activity: DateTime<Utc>,
+    split_from: Option<&str>,
 ) -> Result<Item, StoreError> {
     Ok(serde_dynamo::to_item(ProfileItem {
         pk: keys::contact_pk(tenant, contact),
         sk: keys::PROFILE_SK.to_string(),
-        gsi1pk: keys::contacts_by_activity_pk(tenant),
+        gsi1pk: split_from
+            .is_none()
+            .then(|| keys::contacts_by_activity_pk(tenant)),
         gsi1sk: keys::contacts_by_activity_sk(last_activity, contact),
+        split_from: split_from.map(str::to_string),
         profile: ContactProfile {
             contact_id: contact.to_string(),
             display_name: display_name.map(str::to_string),

@@ -10,10 +10,12 @@ use crate::identity::Identity;
 use crate::keys;
 
 impl Store {
-    /// Moves `identities` (all held by `from`) and their events to a new
-    /// contact named `display_name`; returns its id. Identities move first,
-    /// so deliveries from then on land on the new contact; events that
-    /// still arrive on `from` meanwhile are swept up by repeated passes.
+    /// Moves `identities` (held by `from`) and their events to a new contact
+    /// named `display_name`; returns its id. The new contact stays unlisted
+    /// until `finish_split`, and a retry after a crash continues into it.
+    /// Identities move first, so deliveries from then on land on the new
+    /// contact; events that still arrive on `from` meanwhile are swept up by
+    /// repeated passes.
     #[tracing::instrument(skip(self, identities, display_name))]
     pub async fn split_contact(
         &self,
@@ -28,15 +30,27 @@ impl Store {
             .into_iter()
             .filter(|link| identities.contains(&link.identity))
             .collect();
-        let into = Ulid::new().to_string();
-        let latest = self
-            .events_via(tenant, from, identities)
-            .await?
-            .iter()
-            .map(|e| e.event.occurred_at)
-            .max();
-        self.create_profile(tenant, &into, display_name, latest.unwrap_or_else(Utc::now))
-            .await?;
+        let into = match self.unfinished_split(tenant, from, identities).await? {
+            Some(into) => into,
+            None => {
+                let into = Ulid::new().to_string();
+                let latest = self
+                    .events_via(tenant, from, identities)
+                    .await?
+                    .iter()
+                    .map(|e| e.event.occurred_at)
+                    .max();
+                self.create_split_profile(
+                    tenant,
+                    &into,
+                    display_name,
+                    latest.unwrap_or_else(Utc::now),
+                    from,
+                )
+                .await?;
+                into
+            }
+        };
         for link in &links {
             self.move_identity(tenant, link, from, &into).await?;
         }
@@ -52,6 +66,26 @@ impl Store {
         self.rebuild_metrics(tenant, from).await?;
         self.rebuild_metrics(tenant, &into).await?;
         Ok(into)
+    }
+
+    /// The contact an earlier split of (some of) `identities` from `from`
+    /// created and did not finish (cut short by a crash or a timeout): a
+    /// retry continues into it.
+    pub async fn unfinished_split(
+        &self,
+        tenant: &str,
+        from: &str,
+        identities: &[Identity],
+    ) -> Result<Option<String>, StoreError> {
+        for identity in identities {
+            if let Some(owner) = self.identity_owner(tenant, identity).await?
+                && owner != from
+                && self.unfinished_split_from(tenant, &owner).await?.as_deref() == Some(from)
+            {
+                return Ok(Some(owner));
+            }
+        }
+        Ok(None)
     }
 
     /// The events of `contact` that arrived through one of `identities`.

@@ -2,9 +2,10 @@
 //! changes, merges and splits.
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ulid::Ulid;
 
+use super::AuditEntry;
 use super::events::EventItem;
 use super::{MAX_ATTEMPTS, Store, StoreError, lost_race, s};
 use crate::identity::Identity;
@@ -32,16 +33,21 @@ impl Store {
         Ok(event)
     }
 
+    /// Puts a staff event once: a retry with the same id finds it there.
     async fn put_staff_event(&self, tenant: &str, event: &TimelineEvent) -> Result<(), StoreError> {
         let item = EventItem::new(tenant, event.clone(), Vec::new());
-        self.db
+        let put = self
+            .db
             .put_item()
             .table_name(&self.table)
             .set_item(Some(serde_dynamo::to_item(item)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await?;
-        Ok(())
+            .await;
+        match put {
+            Err(e) if !lost_race(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Moves the contact to `stage` and records the change on its timeline,
@@ -163,44 +169,56 @@ impl Store {
     ) -> Result<(String, TimelineEvent), StoreError> {
         let new_contact =
             Box::pin(self.split_contact(tenant, contact, identities, display_name)).await?;
+        // The records of the split are named after the new contact (its id
+        // is a ULID minted when the split began), so a retry that finishes
+        // an interrupted split writes each of them once.
+        let split_id = Ulid::from_string(&new_contact)
+            .map_err(|e| StoreError::Dynamo(format!("contact id {new_contact}: {e}")))?;
         let link = |action: &str, other: &str| IdentityLink {
             action: action.into(),
             other_contact_id: other.to_string(),
             identities: identities.to_vec(),
             by_user_id: by_user_id.to_string(),
         };
-        let change = staff_event(
+        let change = staff_event_as(
             contact,
             EventDetail::IdentityLink(link("split", &new_contact)),
+            split_id,
         );
         self.put_staff_event(tenant, &change).await?;
-        let arrival = staff_event(
+        let arrival = staff_event_as(
             &new_contact,
             EventDetail::IdentityLink(link("split_from", contact)),
+            split_id,
         );
         self.put_staff_event(tenant, &arrival).await?;
-        self.record_audit(
-            tenant,
-            by_user_id,
-            "split",
-            contact,
-            &format!(
+        let entry = AuditEntry {
+            at: change.occurred_at,
+            actor_user_id: by_user_id.to_string(),
+            action: "split".into(),
+            contact_id: contact.to_string(),
+            detail: format!(
                 "{} identities of {contact} moved to new contact {new_contact}",
                 identities.len()
             ),
-        )
-        .await?;
+        };
+        self.record_audit_once(tenant, entry, split_id).await?;
+        self.finish_split(tenant, &new_contact).await?;
         Ok((new_contact, change))
     }
 }
 
 fn staff_event(contact: &str, detail: EventDetail) -> TimelineEvent {
-    let now = Utc::now();
+    staff_event_as(contact, detail, Ulid::new())
+}
+
+/// A staff event with the given id, at the instant the id was minted.
+fn staff_event_as(contact: &str, detail: EventDetail, id: Ulid) -> TimelineEvent {
     TimelineEvent {
-        event_id: Ulid::from_datetime(now.into()).to_string(),
+        event_id: id.to_string(),
         contact_id: contact.to_string(),
-        occurred_at: now,
-        recorded_at: now,
+        occurred_at: DateTime::<Utc>::from(id.datetime()),
+        recorded_at: Utc::now(),
         channel: None,
         provider: None,
         provider_ref: None,
