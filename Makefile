@@ -36,6 +36,31 @@ build:
 	rustup target add aarch64-unknown-linux-gnu
 	cd "$(ROOT)" && PATH="$(VENV):$$PATH" $(SAM_ENV) sam build --beta-features
 
+.PHONY: deploy lint-deploy
+
+## deploy: sam deploy of the last `make build` to ENV=dev|prod (docs/deploy.md). Needs AWS
+##   credentials and AWS_REGION, CFN_EXECUTION_ROLE_ARN, SAM_ARTIFACTS_BUCKET, optional ALARM_EMAIL.
+# samconfig's parameter_overrides are repeated on the command line because a
+# command-line list replaces it, and AlarmEmail is always passed (empty = no
+# subscription) because sam keeps the previous value of any parameter left out.
+deploy:
+	@case "$(ENV)" in dev | prod) ;; *) echo "usage: make deploy ENV=dev|prod" >&2; exit 2 ;; esac
+	@for v in AWS_REGION CFN_EXECUTION_ROLE_ARN SAM_ARTIFACTS_BUCKET; do \
+	  [ -n "$${!v:-}" ] || { echo "make deploy: $$v is not set (docs/deploy.md)" >&2; exit 2; }; done
+	@test -f "$(ROOT)/.aws-sam/build/template.yaml" || { echo "make deploy: run make build first" >&2; exit 2; }
+	bash "$(ROOT)/infra/install.sh" --tools
+	cd "$(ROOT)" && overrides="$$("$(VENV)/python" -c 'import sys, tomllib; \
+	  print(tomllib.load(open("samconfig.toml", "rb"))[sys.argv[1]]["deploy"]["parameters"]["parameter_overrides"])' "$(ENV)")" && \
+	"$(VENV)/sam" deploy --config-env "$(ENV)" --region "$$AWS_REGION" \
+	  --role-arn "$$CFN_EXECUTION_ROLE_ARN" --s3-bucket "$$SAM_ARTIFACTS_BUCKET" \
+	  --no-confirm-changeset --no-fail-on-empty-changeset --no-progressbar \
+	  --parameter-overrides "$$overrides" "AlarmEmail=\"$${ALARM_EMAIL:-}\""
+
+## lint-deploy: actionlint + zizmor on .github/workflows, cfn-lint on infra/github-deploy-role.yaml (offline)
+lint-deploy:
+	bash "$(ROOT)/infra/install.sh" --tools
+	bash "$(ROOT)/infra/lint-deploy.sh"
+
 ## bench: criterion benches (pure paths), then the pipeline and query-latency benches against the emulators
 bench:
 	bash "$(ROOT)/infra/with-emulators.sh" bash -c "cargo bench --workspace && cargo run --release -p devtools --bin bench-pipeline && cargo run --release -p devtools --bin bench-query"
