@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Runs the whole workspace's tests against real local emulators
 # (DynamoDB Local + moto_server), started for this run and stopped after it.
-# Extra arguments go to cargo test, e.g. infra/test.sh -p storage -- --nocapture
+# Extra arguments go to cargo test, e.g. infra/test.sh -p shared -- --nocapture
+#
+# Every AWS call a function makes is recorded under CALL_LOG_DIR; after a
+# full run (no arguments) the least-privilege test checks them all against
+# template.yaml's policies. A partial run cannot: it skips that check.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Unoptimised builds keep whole request futures (a merge runs the API, the
 # store and the SDK in one) on the thread stack: give threads 8 MiB, not 2.
 export RUST_MIN_STACK="${RUST_MIN_STACK:-8388608}"
-exec bash "$ROOT/infra/with-emulators.sh" cargo test --workspace --no-fail-fast "$@"
+export CALL_LOG_DIR="$ROOT/.local/calls"
+rm -rf "$CALL_LOG_DIR"
+
+if [ "$#" -gt 0 ]; then
+  exec bash "$ROOT/infra/with-emulators.sh" cargo test --workspace --no-fail-fast "$@"
+fi
+exec bash "$ROOT/infra/with-emulators.sh" bash -c '
+  cargo test --workspace --no-fail-fast &&
+  cargo test -p integration-tests --test least_privilege -- --ignored --nocapture'

@@ -12,21 +12,31 @@ pub async fn load_config() -> SdkConfig {
         .await
 }
 
-pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(config)
+/// Every client a function may use. Building one opens no connection, so a
+/// function builds them all once and uses what it needs.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
-pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(config)
+impl AwsClients {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config(config).build()),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
+        }
+    }
 }
 
 /// Path-style addressing only when an endpoint override points at an
 /// emulator, which cannot serve virtual-hosted bucket names.
-pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::config::Builder {
     let overridden =
         config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let s3_config = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(overridden)
-        .build();
-    aws_sdk_s3::Client::from_conf(s3_config)
+    aws_sdk_s3::config::Builder::from(config).force_path_style(overridden)
 }

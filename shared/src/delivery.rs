@@ -62,13 +62,16 @@ impl Delivery {
 
 impl DeliveryQueue {
     /// The ingest queue and bucket named by template.yaml's environment.
-    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::MissingSetting> {
-        use crate::config::{BLOB_BUCKET, INGEST_QUEUE_URL, required};
+    pub fn from_settings(
+        clients: &crate::aws::AwsClients,
+        settings: &crate::config::Settings,
+    ) -> Result<Self, crate::config::SettingsError> {
+        use crate::config::{BLOB_BUCKET, INGEST_QUEUE_URL};
         Ok(Self::new(
-            crate::aws::sqs(aws),
-            required(INGEST_QUEUE_URL)?,
-            crate::aws::s3(aws),
-            required(BLOB_BUCKET)?,
+            clients.sqs.clone(),
+            settings.required(INGEST_QUEUE_URL)?.to_string(),
+            clients.s3.clone(),
+            settings.required(BLOB_BUCKET)?.to_string(),
         ))
     }
 

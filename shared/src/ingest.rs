@@ -8,7 +8,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use ulid::Ulid;
 
-use crate::channels::{self, calcom, chat, meta, postmark, sns, stripe, twilio_signature};
+use crate::channels::provider::{Handshake, Proof, Reply, SignedDelivery, Verdict};
+use crate::channels::{self, meta, sns};
+use crate::config::{PROVIDER, Settings, SettingsError};
 use crate::delivery::{Delivery, DeliveryQueue, Payload};
 use crate::http::{ApiError, finish, json, text};
 use crate::model::Provider;
@@ -16,17 +18,26 @@ use crate::sns_certificates::{CertificateError, SnsCertificates};
 use crate::store::{Connection, Store};
 
 pub struct IngestDeps {
+    /// The one provider this function receives webhooks from.
+    pub provider: Provider,
     pub store: Store,
     pub queue: DeliveryQueue,
     pub certificates: SnsCertificates,
 }
 
 impl IngestDeps {
-    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::MissingSetting> {
+    /// Every channel's function runs the same binary; `PROVIDER` says which it is.
+    pub fn from_settings(
+        clients: &crate::aws::AwsClients,
+        settings: &Settings,
+    ) -> Result<Self, SettingsError> {
+        let provider = Provider::from_name(settings.required(PROVIDER)?)
+            .ok_or(SettingsError::Invalid { name: PROVIDER })?;
         Ok(Self {
-            store: Store::from_env(aws)?,
-            queue: DeliveryQueue::from_env(aws)?,
-            certificates: SnsCertificates::from_env(),
+            provider,
+            store: Store::from_settings(clients, settings)?,
+            queue: DeliveryQueue::from_settings(clients, settings)?,
+            certificates: SnsCertificates::from_settings(settings),
         })
     }
 }
@@ -34,126 +45,61 @@ impl IngestDeps {
 /// SNS retries for up to an hour by default; older messages are replays.
 const SNS_MAX_AGE_MINUTES: i64 = 120;
 
-/// Entry point of every ingest function; `provider` is fixed per function.
-pub async fn handle(deps: &IngestDeps, provider: Provider, request: Request) -> Response<Body> {
-    finish(route(deps, provider, &request).await)
+/// Entry point of every ingest function.
+pub async fn handle(deps: &IngestDeps, request: Request) -> Response<Body> {
+    finish(route(deps, &request).await)
 }
 
-async fn route(
-    deps: &IngestDeps,
-    provider: Provider,
-    request: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let connection = connection(deps, provider, request).await?;
-    match (provider, request.method()) {
-        (Provider::Whatsapp | Provider::Instagram, &Method::GET) => {
-            meta_handshake(&connection, request)
-        }
-        (Provider::Ses, &Method::POST) => sns_delivery(deps, &connection, request).await,
-        (_, &Method::POST) => {
-            authenticate(&connection, request)?;
-            let queued = enqueue(deps, &connection, request.body().as_ref()).await?;
-            Ok(match provider {
-                // Twilio expects TwiML; an empty response sends no reply.
-                Provider::TwilioSms => twiml_empty(),
-                _ => queued,
+async fn route(deps: &IngestDeps, request: &Request) -> Result<Response<Body>, ApiError> {
+    let connection = connection(deps, request).await?;
+    let descriptor = deps.provider.descriptor();
+    match (request.method(), descriptor.handshake) {
+        (&Method::GET, Some(Handshake::MetaVerifyToken)) => meta_handshake(&connection, request),
+        (&Method::POST, _) => {
+            let body = request.body().as_ref();
+            let verdict = descriptor.proof.verify(&SignedDelivery {
+                secrets: &connection.secrets,
+                config: &connection.config,
+                // Twilio signs the URL it called; lambda_http rebuilds it from
+                // the Host and X-Forwarded-Proto headers, stage and query included.
+                url: &request.uri().to_string(),
+                headers: request.headers(),
+                body,
+                now: Utc::now(),
+            });
+            match verdict {
+                Verdict::Valid => {}
+                Verdict::Invalid => return Err(unauthorized(descriptor.proof)),
+                Verdict::NeedsSnsCertificate => {
+                    if let Some(answer) = sns_handshake(deps, &connection, body).await? {
+                        return Ok(answer);
+                    }
+                }
+            }
+            let queued = enqueue(deps, &connection, body).await?;
+            Ok(match descriptor.reply {
+                Reply::Queued => queued,
+                Reply::EmptyTwiml => twiml_empty(),
             })
         }
-        (_, method) => Err(ApiError::MethodNotAllowed(format!(
+        (method, _) => Err(ApiError::MethodNotAllowed(format!(
             "{method} is not supported on this webhook"
         ))),
     }
 }
 
-/// Each provider's own proof that it sent the request.
-fn authenticate(connection: &Connection, request: &Request) -> Result<(), ApiError> {
-    let body = request.body().as_ref();
-    let secret = |name: &str| connection.secrets.get(name).unwrap_or_default();
-    let (valid, what) = match connection.provider {
-        Provider::Whatsapp | Provider::Instagram => (
-            meta::signature_is_valid(
-                secret("app_secret"),
-                body,
-                header(request, meta::SIGNATURE_HEADER),
-            ),
-            "X-Hub-Signature-256",
-        ),
-        // Signed over the URL Twilio called; lambda_http rebuilds it from the
-        // Host and X-Forwarded-Proto headers, stage and query included.
-        Provider::TwilioSms | Provider::TwilioVoice => (
-            twilio_signature::signature_is_valid(
-                secret("auth_token"),
-                &request.uri().to_string(),
-                body,
-                header(request, twilio_signature::SIGNATURE_HEADER),
-            ),
-            "X-Twilio-Signature",
-        ),
-        Provider::Stripe => (
-            stripe::signature_is_valid(
-                secret("webhook_secret"),
-                body,
-                header(request, stripe::SIGNATURE_HEADER),
-                Utc::now(),
-            ),
-            "Stripe-Signature (or its timestamp is older than 5 minutes)",
-        ),
-        Provider::Calcom => (
-            calcom::signature_is_valid(
-                secret("webhook_secret"),
-                body,
-                header(request, calcom::SIGNATURE_HEADER),
-            ),
-            "X-Cal-Signature-256",
-        ),
-        Provider::Postmark => (
-            postmark::basic_auth_is_valid(
-                secret("basic_user"),
-                secret("basic_password"),
-                header(request, postmark::AUTHORIZATION_HEADER),
-            ),
-            "HTTP basic credentials",
-        ),
-        Provider::Chat => {
-            let config = |name: &str| {
-                connection
-                    .config
-                    .get(name)
-                    .map(String::as_str)
-                    .unwrap_or_default()
-            };
-            let origins: Vec<String> = config("allowed_origins")
-                .split(',')
-                .map(|o| o.trim().to_string())
-                .filter(|o| !o.is_empty())
-                .collect();
-            (
-                chat::request_is_authorized(
-                    config("public_key"),
-                    &origins,
-                    header(request, chat::KEY_HEADER),
-                    header(request, "origin"),
-                ),
-                "X-Chat-Key or Origin",
-            )
-        }
-        _ => (false, "signature"),
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized(format!("missing or invalid {what}")))
-    }
+fn unauthorized(proof: Proof) -> ApiError {
+    ApiError::Unauthorized(format!("missing or invalid {}", proof.describe()))
 }
 
 /// SES mail arrives as SNS messages: signed with a certificate SNS hosts,
-/// for one topic, and preceded by a subscription handshake.
-async fn sns_delivery(
+/// for one topic, and preceded by a subscription handshake. Answers the
+/// handshake itself; `None` means a verified notification to queue.
+async fn sns_handshake(
     deps: &IngestDeps,
     connection: &Connection,
-    request: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let body = request.body().as_ref();
+    body: &[u8],
+) -> Result<Option<Response<Body>>, ApiError> {
     let envelope = sns::parse_envelope(body)?;
     let topic = connection.config.get("topic_arn").map(String::as_str);
     if topic != Some(envelope.topic_arn.as_str()) {
@@ -180,9 +126,7 @@ async fn sns_delivery(
         chrono::Duration::minutes(SNS_MAX_AGE_MINUTES),
     );
     if !sns::signature_is_valid(&envelope, &certificate) || !fresh {
-        return Err(ApiError::Unauthorized(
-            "missing, invalid or stale SNS signature".into(),
-        ));
+        return Err(unauthorized(Proof::SnsSignature));
     }
     match envelope.kind.as_str() {
         "SubscriptionConfirmation" => {
@@ -192,13 +136,19 @@ async fn sns_delivery(
                 .await
                 .map_err(|e| ApiError::Upstream(e.to_string()))?;
             tracing::info!(topic = %envelope.topic_arn, "SNS subscription confirmed");
-            Ok(json(StatusCode::OK, &json!({ "status": "subscribed" })))
+            Ok(Some(json(
+                StatusCode::OK,
+                &json!({ "status": "subscribed" }),
+            )))
         }
         "UnsubscribeConfirmation" => {
             tracing::warn!(topic = %envelope.topic_arn, "SNS subscription ended");
-            Ok(json(StatusCode::OK, &json!({ "status": "unsubscribed" })))
+            Ok(Some(json(
+                StatusCode::OK,
+                &json!({ "status": "unsubscribed" }),
+            )))
         }
-        _ => enqueue(deps, connection, body).await,
+        _ => Ok(None),
     }
 }
 
@@ -214,11 +164,7 @@ fn twiml_empty() -> Response<Body> {
 }
 
 /// Unknown, deleted and other providers' connections all look the same: 404.
-async fn connection(
-    deps: &IngestDeps,
-    provider: Provider,
-    request: &Request,
-) -> Result<Connection, ApiError> {
+async fn connection(deps: &IngestDeps, request: &Request) -> Result<Connection, ApiError> {
     let not_found = || ApiError::NotFound("no such connection".into());
     let id = request
         .path_parameters_ref()
@@ -228,7 +174,7 @@ async fn connection(
     deps.store
         .connection(&id)
         .await?
-        .filter(|c| c.provider == provider)
+        .filter(|c| c.provider == deps.provider)
         .ok_or_else(not_found)
 }
 
@@ -280,8 +226,4 @@ async fn enqueue(
         StatusCode::OK,
         &json!({ "status": "queued", "delivery_id": id }),
     ))
-}
-
-fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request.headers().get(name).and_then(|v| v.to_str().ok())
 }

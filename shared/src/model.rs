@@ -29,35 +29,48 @@ impl Channel {
     }
 }
 
-/// The vendor whose webhook delivered an event; part of every idempotency key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    Whatsapp,
-    Instagram,
-    TwilioSms,
-    TwilioVoice,
-    Ses,
-    Postmark,
-    Chat,
-    Stripe,
-    Calcom,
+/// Declares `Provider`, its stored names and `Provider::ALL` from one list,
+/// so no list of providers can miss one.
+macro_rules! providers {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)+) => {
+        /// The vendor whose webhook delivered an event; part of every idempotency key.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Provider {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)+
+        }
+
+        impl Provider {
+            pub const ALL: &'static [Provider] = &[$(Provider::$variant),+];
+
+            /// The stored name (keys, events, deliveries).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Provider::$variant => $name,)+
+                }
+            }
+        }
+    };
 }
 
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Whatsapp => "whatsapp",
-            Provider::Instagram => "instagram",
-            Provider::TwilioSms => "twilio_sms",
-            Provider::TwilioVoice => "twilio_voice",
-            Provider::Ses => "ses",
-            Provider::Postmark => "postmark",
-            Provider::Chat => "chat",
-            Provider::Stripe => "stripe",
-            Provider::Calcom => "calcom",
-        }
-    }
+providers! {
+    /// WhatsApp Cloud API.
+    Whatsapp = "whatsapp",
+    /// Instagram messaging (Meta).
+    Instagram = "instagram",
+    /// Twilio Messaging.
+    TwilioSms = "twilio_sms",
+    /// Twilio Voice status callbacks.
+    TwilioVoice = "twilio_voice",
+    /// SES inbound mail through SNS.
+    Ses = "ses",
+    /// Postmark inbound mail.
+    Postmark = "postmark",
+    /// The website chat widget.
+    Chat = "chat",
+    /// Stripe payment events.
+    Stripe = "stripe",
+    /// Cal.com booking events.
+    Calcom = "calcom",
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,18 @@ pub struct NormalizeDeps {
     pub deliveries: DeliveryQueue,
 }
 
+impl NormalizeDeps {
+    pub fn from_settings(
+        clients: &crate::aws::AwsClients,
+        settings: &crate::config::Settings,
+    ) -> Result<Self, crate::config::SettingsError> {
+        Ok(Self {
+            store: Store::from_settings(clients, settings)?,
+            deliveries: DeliveryQueue::from_settings(clients, settings)?,
+        })
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum NormalizeError {
     #[error("record has no body")]

@@ -37,8 +37,12 @@ pub struct SnsCertificates {
 
 impl SnsCertificates {
     /// `SNS_ENDPOINT_OVERRIDE` is for local stacks and tests only.
-    pub fn from_env() -> Self {
-        Self::new(std::env::var("SNS_ENDPOINT_OVERRIDE").ok())
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Self::new(
+            settings
+                .optional(crate::config::SNS_ENDPOINT_OVERRIDE)
+                .map(str::to_string),
+        )
     }
 
     pub fn new(override_base: Option<String>) -> Self {

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+pub mod fake_sns;
+
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
@@ -13,10 +15,9 @@ use devtools::poller::QueuePoller;
 use devtools::provision::{LocalStack, provision};
 use devtools::template::Template;
 use devtools::tokens::DevTokens;
+use devtools::webhooks::signed_request;
 use serde_json::Value;
-use shared::channels::twilio_signature::compute_signature;
 use shared::model::Provider;
-use shared::signature::hmac_sha256_hex;
 use shared::store::{Connection, Secrets, Store};
 
 pub const APP_SECRET: &str = "test_secret";
@@ -70,7 +71,11 @@ impl TestStack {
         let local = provision(&clients, &template, &prefix)
             .await
             .expect("provision local stack");
-        let functions = Arc::new(Functions::new(&clients, &local, endpoint).expect("functions"));
+        let functions = Arc::new(
+            Functions::new(&clients, &template, &local, endpoint)
+                .await
+                .expect("functions"),
+        );
         let tokens = DevTokens::new(b"integration-test-key".to_vec());
         let gateway = Gateway::new(template.routes(), functions.clone(), tokens);
         let source = template
@@ -84,7 +89,7 @@ impl TestStack {
             queue_url: queue.url,
             queue_arn: queue.arn,
             region: clients.region.clone(),
-            binary: source.binary,
+            function: source.function,
             batch_size: source.batch_size,
             functions: functions.clone(),
             retry_delay_secs: 0,
@@ -139,56 +144,57 @@ impl TestStack {
         self.connection(tenant, Provider::Whatsapp).await
     }
 
-    /// A connection with the fixtures' test secrets (`test_secret`, the
-    /// chat key `pk_test` for origin `https://salon.example`).
+    /// A connection with the fixtures' test values for every secret and
+    /// setting its provider's descriptor lists (`test_secret`, the chat key
+    /// `pk_test` for origin `https://salon.example`, ...).
     pub async fn connection(&self, tenant: &str, provider: Provider) -> String {
         let id = format!(
             "{}-{}",
             provider.as_str(),
             ulid::Ulid::new().to_string().to_ascii_lowercase()
         );
-        let (secrets, config) = match provider {
-            Provider::TwilioSms | Provider::TwilioVoice => {
-                (Secrets::default().with("auth_token", APP_SECRET), vec![])
-            }
-            Provider::Stripe | Provider::Calcom => (
-                Secrets::default().with("webhook_secret", APP_SECRET),
-                vec![],
-            ),
-            Provider::Ses => (Secrets::default(), vec![("topic_arn", SES_TOPIC)]),
-            Provider::Postmark => (
-                Secrets::default()
-                    .with("basic_user", "postmark")
-                    .with("basic_password", APP_SECRET),
-                vec![],
-            ),
-            Provider::Chat => (
-                Secrets::default(),
-                vec![("public_key", CHAT_KEY), ("allowed_origins", CHAT_ORIGIN)],
-            ),
-            _ => (
-                Secrets::default()
-                    .with("app_secret", APP_SECRET)
-                    .with("verify_token", VERIFY_TOKEN),
-                vec![],
-            ),
-        };
         self.store()
-            .put_connection(&Connection {
-                connection_id: id.clone(),
-                tenant_id: tenant.to_string(),
-                provider,
-                external_id: None,
-                connected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-                config: config
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                secrets,
-            })
+            .put_connection(&test_connection(tenant, provider, &id))
             .await
             .expect("put connection");
         id
+    }
+
+    /// POSTs `body` to a `connection()` webhook, signed as its provider
+    /// signs, over the URL `http://{HOST}/webhooks/…{query}`.
+    pub async fn deliver(
+        &self,
+        provider: Provider,
+        connection: &str,
+        query: &str,
+        body: &[u8],
+    ) -> Reply {
+        self.deliver_signed(
+            &test_connection("", provider, connection),
+            query,
+            body,
+            Utc::now(),
+        )
+        .await
+    }
+
+    /// POSTs `body` signed at `now` with the values of `connection`.
+    pub async fn deliver_signed(
+        &self,
+        connection: &Connection,
+        query: &str,
+        body: &[u8],
+        now: chrono::DateTime<Utc>,
+    ) -> Reply {
+        let request = signed_request(
+            connection,
+            &format!("http://{HOST}"),
+            query,
+            body.to_vec(),
+            now,
+        )
+        .expect("signed request");
+        self.send(request).await
     }
 
     pub async fn request(
@@ -203,6 +209,10 @@ impl TestStack {
             builder = builder.header(*name, *value);
         }
         let request = builder.body(Bytes::copy_from_slice(body)).expect("request");
+        self.send(request).await
+    }
+
+    async fn send(&self, request: http::Request<Bytes>) -> Reply {
         let response = self.gateway.handle(request).await;
         Reply {
             status: response.status().as_u16(),
@@ -222,123 +232,52 @@ impl TestStack {
             .await
     }
 
-    /// POSTs a WhatsApp delivery signed with the test secret.
     pub async fn post_whatsapp(&self, connection: &str, body: &[u8]) -> Reply {
-        let signature = format!("sha256={}", hmac_sha256_hex(APP_SECRET.as_bytes(), body));
-        self.request(
-            "POST",
-            &format!("/webhooks/whatsapp/{connection}"),
-            &[
-                ("content-type", "application/json"),
-                ("x-hub-signature-256", &signature),
-            ],
-            body,
-        )
-        .await
+        self.deliver(Provider::Whatsapp, connection, "", body).await
     }
 
-    /// POSTs an Instagram delivery signed with the test secret.
     pub async fn post_instagram(&self, connection: &str, body: &[u8]) -> Reply {
-        let signature = format!("sha256={}", hmac_sha256_hex(APP_SECRET.as_bytes(), body));
-        self.request(
-            "POST",
-            &format!("/webhooks/instagram/{connection}"),
-            &[
-                ("content-type", "application/json"),
-                ("x-hub-signature-256", &signature),
-            ],
-            body,
-        )
-        .await
+        self.deliver(Provider::Instagram, connection, "", body)
+            .await
     }
 
     /// POSTs an SMS webhook signed over the URL Twilio would have called.
     pub async fn post_sms(&self, connection: &str, query: &str, body: &[u8]) -> Reply {
-        self.post_twilio(&format!("/webhooks/sms/{connection}{query}"), body)
+        self.deliver(Provider::TwilioSms, connection, query, body)
             .await
     }
 
-    /// POSTs a Twilio Voice status callback, signed like `post_sms`.
     pub async fn post_voice(&self, connection: &str, body: &[u8]) -> Reply {
-        self.post_twilio(&format!("/webhooks/voice/{connection}"), body)
+        self.deliver(Provider::TwilioVoice, connection, "", body)
             .await
-    }
-
-    async fn post_twilio(&self, path: &str, body: &[u8]) -> Reply {
-        let signature = compute_signature(APP_SECRET, &format!("http://{HOST}{path}"), body);
-        self.request(
-            "POST",
-            path,
-            &[
-                ("host", HOST),
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("x-twilio-signature", &signature),
-            ],
-            body,
-        )
-        .await
     }
 
     /// POSTs a Stripe event signed at `signed_at` (unix seconds).
     pub async fn post_stripe(&self, connection: &str, body: &[u8], signed_at: i64) -> Reply {
-        let v1 = shared::channels::stripe::compute_signature(APP_SECRET, signed_at, body);
-        let header = format!("t={signed_at},v1={v1}");
-        self.request(
-            "POST",
-            &format!("/webhooks/stripe/{connection}"),
-            &[
-                ("content-type", "application/json"),
-                ("stripe-signature", &header),
-            ],
+        let at = Utc.timestamp_opt(signed_at, 0).single().expect("time");
+        self.deliver_signed(
+            &test_connection("", Provider::Stripe, connection),
+            "",
             body,
+            at,
         )
         .await
     }
 
     pub async fn post_calcom(&self, connection: &str, body: &[u8]) -> Reply {
-        let signature = hmac_sha256_hex(APP_SECRET.as_bytes(), body);
-        self.request(
-            "POST",
-            &format!("/webhooks/calcom/{connection}"),
-            &[
-                ("content-type", "application/json"),
-                ("x-cal-signature-256", &signature),
-            ],
-            body,
-        )
-        .await
+        self.deliver(Provider::Calcom, connection, "", body).await
     }
 
+    /// POSTs Postmark's inbound JSON with the basic credentials `postmark:{password}`.
     pub async fn post_postmark(&self, connection: &str, password: &str, body: &[u8]) -> Reply {
-        use base64::Engine;
-        let credentials =
-            base64::engine::general_purpose::STANDARD.encode(format!("postmark:{password}"));
-        let auth = format!("Basic {credentials}");
-        self.request(
-            "POST",
-            &format!("/webhooks/postmark/{connection}"),
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &auth),
-            ],
-            body,
-        )
-        .await
+        let mut signer = test_connection("", Provider::Postmark, connection);
+        signer.secrets = signer.secrets.with("basic_password", password);
+        self.deliver_signed(&signer, "", body, Utc::now()).await
     }
 
     /// POSTs a chat widget message from the allowed origin with the key.
     pub async fn post_chat(&self, connection: &str, body: &[u8]) -> Reply {
-        self.request(
-            "POST",
-            &format!("/webhooks/chat/{connection}"),
-            &[
-                ("content-type", "application/json"),
-                ("x-chat-key", CHAT_KEY),
-                ("origin", CHAT_ORIGIN),
-            ],
-            body,
-        )
-        .await
+        self.deliver(Provider::Chat, connection, "", body).await
     }
 
     /// Messages on a queue, in flight or not.
@@ -403,6 +342,36 @@ impl TestStack {
             .await;
         assert_eq!(reply.status, 200, "{:?}", reply);
         reply.json()
+    }
+}
+
+/// The connection `TestStack::connection` stores: each value its
+/// descriptor lists, filled with the fixtures' test values.
+pub fn test_connection(tenant: &str, provider: Provider, id: &str) -> Connection {
+    let value = |name: &str| match name {
+        "verify_token" => VERIFY_TOKEN,
+        "basic_user" => "postmark",
+        "topic_arn" => SES_TOPIC,
+        "allowed_origins" => CHAT_ORIGIN,
+        "public_key" => CHAT_KEY,
+        _ => APP_SECRET,
+    };
+    let descriptor = provider.descriptor();
+    Connection {
+        connection_id: id.to_string(),
+        tenant_id: tenant.to_string(),
+        provider,
+        external_id: None,
+        connected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        config: descriptor
+            .config
+            .iter()
+            .map(|f| (f.name.to_string(), value(f.name).to_string()))
+            .collect(),
+        secrets: descriptor
+            .secrets
+            .iter()
+            .fold(Secrets::default(), |s, f| s.with(f.name, value(f.name))),
     }
 }
 

@@ -2,18 +2,15 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::delivery::DeliveryQueue;
+use shared::aws::AwsClients;
+use shared::config::Settings;
 use shared::normalize::{self, NormalizeDeps};
-use shared::store::Store;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let aws = shared::aws::load_config().await;
-    let deps = NormalizeDeps {
-        store: Store::from_env(&aws)?,
-        deliveries: DeliveryQueue::from_env(&aws)?,
-    };
+    let deps = NormalizeDeps::from_settings(&AwsClients::new(&aws), &Settings::from_process())?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         Ok::<_, Error>(normalize::handle_batch(&deps, event.payload).await)
     }))

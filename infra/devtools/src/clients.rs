@@ -1,16 +1,25 @@
 //! AWS SDK clients pointed at the local emulators.
 
+use std::sync::Arc;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
+use shared::aws::AwsClients;
 
 use crate::BoxError;
+use crate::calls::{CallRecorder, ResourceMap};
 
+/// The local stack's own clients (provisioning, test set-up and checks:
+/// nothing a function does).
 #[derive(Clone)]
 pub struct LocalClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub region: String,
+    dynamodb_config: SdkConfig,
+    moto_config: SdkConfig,
 }
 
 impl LocalClients {
@@ -40,12 +49,44 @@ impl LocalClients {
                 .endpoint_url(endpoint)
                 .build()
         };
-        let moto = base(moto_endpoint);
+        let dynamodb_config = base(dynamodb_endpoint);
+        let moto_config = base(moto_endpoint);
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(&base(dynamodb_endpoint)),
-            sqs: aws_sdk_sqs::Client::new(&moto),
-            s3: shared::aws::s3(&moto),
+            dynamodb: aws_sdk_dynamodb::Client::new(&dynamodb_config),
+            sqs: aws_sdk_sqs::Client::new(&moto_config),
+            s3: aws_sdk_s3::Client::from_conf(shared::aws::s3_config(&moto_config).build()),
+            secrets: aws_sdk_secretsmanager::Client::new(&moto_config),
             region,
+            dynamodb_config,
+            moto_config,
+        }
+    }
+
+    /// The clients one function's handler gets: every call they make is
+    /// recorded under the function's logical id for the IAM check.
+    pub fn for_function(&self, function: &str, resources: Arc<ResourceMap>) -> AwsClients {
+        let recorder = CallRecorder::new(function, resources);
+        AwsClients {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&self.dynamodb_config)
+                    .interceptor(recorder.clone())
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(&self.moto_config)
+                    .interceptor(recorder.clone())
+                    .build(),
+            ),
+            s3: aws_sdk_s3::Client::from_conf(
+                shared::aws::s3_config(&self.moto_config)
+                    .interceptor(recorder.clone())
+                    .build(),
+            ),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(&self.moto_config)
+                    .interceptor(recorder)
+                    .build(),
+            ),
         }
     }
 }

@@ -13,88 +13,98 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use lambda_http::Body;
 use serde_json::{Value, json};
-use shared::api::{self, ApiDeps, CursorKey};
-use shared::delivery::DeliveryQueue;
+use shared::api::{self, ApiDeps};
+use shared::config::{SNS_ENDPOINT_OVERRIDE, Settings};
 use shared::ingest::{self, IngestDeps};
-use shared::model::Provider;
 use shared::normalize::{self, NormalizeDeps};
-use shared::sns_certificates::SnsCertificates;
 use shared::store::Store;
 
 use crate::BoxError;
 use crate::clients::LocalClients;
-use crate::provision::LocalStack;
-use crate::template::Route;
+use crate::intrinsics;
+use crate::provision::{LocalResources, LocalStack};
+use crate::template::{Route, Template};
 use crate::tokens::DevTokens;
 
-/// The functions of template.yaml, wired to the local stack as their
-/// environment variables would wire them in AWS.
+/// The functions of template.yaml, each with the settings its `Environment`
+/// gives it (resolved against the local stack) and its own AWS clients,
+/// whose calls are recorded under its logical id for the IAM check.
 pub struct Functions {
+    /// The harness's own store, for set-up and checks: no function's calls.
     pub store: Store,
-    ingest: IngestDeps,
-    normalize: NormalizeDeps,
-    api: ApiDeps,
+    handlers: HashMap<String, Handler>,
+}
+
+enum Handler {
+    Ingest(Box<IngestDeps>),
+    Api(ApiDeps),
+    Normalize(NormalizeDeps),
 }
 
 impl Functions {
     /// `sns_endpoint` stands in for AWS's SNS hosts (certificates,
     /// subscription confirmations) in tests.
-    pub fn new(
+    pub async fn new(
         clients: &LocalClients,
+        template: &Template,
         stack: &LocalStack,
         sns_endpoint: Option<String>,
     ) -> Result<Self, BoxError> {
-        let store = Store::new(clients.dynamodb.clone(), stack.table.clone());
-        let queue = DeliveryQueue::new(
-            clients.sqs.clone(),
-            stack.queue("IngestQueue")?.url.clone(),
-            clients.s3.clone(),
-            stack.bucket("BlobBucket")?.to_string(),
-        );
+        let resources = Arc::new(stack.resource_map());
+        let local = LocalResources { stack, template };
+        let mut handlers = HashMap::new();
+        for spec in template.function_specs() {
+            let mut environment = HashMap::new();
+            for (name, value) in &spec.environment {
+                let value = intrinsics::resolve(value, &local)
+                    .map_err(|e| format!("{} {name}: {e}", spec.logical_id))?;
+                environment.insert(name.clone(), value);
+            }
+            if let Some(endpoint) = &sns_endpoint {
+                environment.insert(SNS_ENDPOINT_OVERRIDE.to_string(), endpoint.clone());
+            }
+            let settings = Settings::from_map(environment);
+            let aws = clients.for_function(&spec.logical_id, resources.clone());
+            let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", spec.logical_id);
+            let handler = match spec.binary.as_str() {
+                "ingest" => Handler::Ingest(Box::new(
+                    IngestDeps::from_settings(&aws, &settings).map_err(|e| failed(&e))?,
+                )),
+                "api" => Handler::Api(
+                    ApiDeps::from_settings(&aws, &settings)
+                        .await
+                        .map_err(|e| failed(&e))?,
+                ),
+                "normalize" => Handler::Normalize(
+                    NormalizeDeps::from_settings(&aws, &settings).map_err(|e| failed(&e))?,
+                ),
+                other => return Err(failed(&format!("no local runner for binary {other}")).into()),
+            };
+            handlers.insert(spec.logical_id, handler);
+        }
         Ok(Self {
-            ingest: IngestDeps {
-                store: store.clone(),
-                queue: queue.clone(),
-                certificates: SnsCertificates::new(sns_endpoint),
-            },
-            normalize: NormalizeDeps {
-                store: store.clone(),
-                deliveries: queue,
-            },
-            api: ApiDeps {
-                store: store.clone(),
-                // Cursors of a local stack live as long as its process.
-                cursors: CursorKey::new(ulid::Ulid::new().to_string()),
-            },
-            store,
+            store: Store::new(clients.dynamodb.clone(), stack.table.clone()),
+            handlers,
         })
     }
 
-    /// Runs an HTTP-triggered function by its binary name, as its `main` would.
+    /// Runs an HTTP-triggered function by its logical id, as its `main` would.
     pub async fn invoke_http(
         &self,
-        binary: &str,
+        function: &str,
         request: lambda_http::Request,
     ) -> Option<lambda_http::Response<Body>> {
-        Some(match binary {
-            "ingest-whatsapp" => ingest::handle(&self.ingest, Provider::Whatsapp, request).await,
-            "ingest-instagram" => ingest::handle(&self.ingest, Provider::Instagram, request).await,
-            "ingest-sms" => ingest::handle(&self.ingest, Provider::TwilioSms, request).await,
-            "ingest-chat" => ingest::handle(&self.ingest, Provider::Chat, request).await,
-            "ingest-voice" => ingest::handle(&self.ingest, Provider::TwilioVoice, request).await,
-            "ingest-email" => ingest::handle(&self.ingest, Provider::Ses, request).await,
-            "ingest-postmark" => ingest::handle(&self.ingest, Provider::Postmark, request).await,
-            "ingest-stripe" => ingest::handle(&self.ingest, Provider::Stripe, request).await,
-            "ingest-calcom" => ingest::handle(&self.ingest, Provider::Calcom, request).await,
-            "api" => api::handle(&self.api, request).await,
-            _ => return None,
+        Some(match self.handlers.get(function)? {
+            Handler::Ingest(deps) => ingest::handle(deps, request).await,
+            Handler::Api(deps) => api::handle(deps, request).await,
+            Handler::Normalize(_) => return None,
         })
     }
 
-    pub async fn invoke_sqs(&self, binary: &str, event: SqsEvent) -> Option<SqsBatchResponse> {
-        match binary {
-            "normalize" => Some(normalize::handle_batch(&self.normalize, event).await),
-            _ => None,
+    pub async fn invoke_sqs(&self, function: &str, event: SqsEvent) -> Option<SqsBatchResponse> {
+        match self.handlers.get(function)? {
+            Handler::Normalize(deps) => Some(normalize::handle_batch(deps, event).await),
+            Handler::Ingest(_) | Handler::Api(_) => None,
         }
     }
 }
@@ -139,11 +149,8 @@ impl Gateway {
                 return gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
             }
         };
-        match self
-            .functions
-            .invoke_http(&route.binary, lambda_request)
-            .await
-        {
+        // Boxed: a handler's future is large, and callers nest this one deeply.
+        match Box::pin(self.functions.invoke_http(&route.function, lambda_request)).await {
             Some(response) => {
                 let (parts, body) = response.into_parts();
                 let bytes = match body {

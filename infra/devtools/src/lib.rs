@@ -8,14 +8,21 @@
 //!   check with the dev key, dispatch to the function a route belongs to.
 //! - `poller`: SQS event-source mapping (receive, invoke, delete successes).
 //! - `seed`: the demo tenant.
+//! - `calls`, `iam`: every AWS call a function makes, recorded and checked
+//!   against its policy in the template.
+//! - `intrinsics`: `Ref`, `GetAtt` and `Sub` as the template uses them.
 
+pub mod calls;
 pub mod clients;
 pub mod gateway;
+pub mod iam;
+pub mod intrinsics;
 pub mod poller;
 pub mod provision;
 pub mod seed;
 pub mod template;
 pub mod tokens;
+pub mod webhooks;
 
 use std::path::PathBuf;
 

@@ -18,7 +18,8 @@ pub struct QueuePoller {
     pub queue_url: String,
     pub queue_arn: String,
     pub region: String,
-    pub binary: String,
+    /// The consuming function's logical id.
+    pub function: String,
     pub batch_size: i32,
     pub functions: Arc<Functions>,
     /// Seconds before a failed record is received again. AWS waits out the
@@ -75,9 +76,9 @@ impl QueuePoller {
         let invoked = std::time::Instant::now();
         let response = self
             .functions
-            .invoke_sqs(&self.binary, event)
+            .invoke_sqs(&self.function, event)
             .await
-            .ok_or_else(|| format!("no SQS function named {}", self.binary))?;
+            .ok_or_else(|| format!("no SQS function named {}", self.function))?;
         let handler_time = invoked.elapsed();
         let failed: Vec<&str> = response
             .batch_item_failures

@@ -11,7 +11,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_norway::Value;
 
 use crate::BoxError;
+use crate::calls::ResourceMap;
 use crate::clients::LocalClients;
+use crate::intrinsics::Resources;
 use crate::template::{QueueSpec, Template};
 
 #[derive(Debug, Clone)]
@@ -20,12 +22,21 @@ pub struct LocalQueue {
     pub arn: String,
 }
 
+#[derive(Debug, Clone)]
+pub struct LocalSecret {
+    pub arn: String,
+    pub name: String,
+}
+
 /// Names of one provisioned stack, by template logical id.
 #[derive(Debug, Clone)]
 pub struct LocalStack {
+    pub table_id: String,
     pub table: String,
     pub queues: HashMap<String, LocalQueue>,
     pub buckets: HashMap<String, String>,
+    pub secrets: HashMap<String, LocalSecret>,
+    pub region: String,
 }
 
 impl LocalStack {
@@ -40,6 +51,84 @@ impl LocalStack {
             .get(logical_id)
             .map(String::as_str)
             .ok_or_else(|| format!("template has no bucket {logical_id}").into())
+    }
+
+    /// Physical names back to logical ids, for the call recorder.
+    pub fn resource_map(&self) -> ResourceMap {
+        let invert =
+            |m: &HashMap<String, String>| m.iter().map(|(k, v)| (v.clone(), k.clone())).collect();
+        ResourceMap {
+            tables: [(self.table.clone(), self.table_id.clone())].into(),
+            queues: self
+                .queues
+                .iter()
+                .filter_map(|(id, q)| Some((q.url.rsplit('/').next()?.to_string(), id.clone())))
+                .collect(),
+            buckets: invert(&self.buckets),
+            secrets: self
+                .secrets
+                .iter()
+                .flat_map(|(id, s)| [(s.arn.clone(), id.clone()), (s.name.clone(), id.clone())])
+                .collect(),
+        }
+    }
+}
+
+/// `Ref` and `GetAtt` as CloudFormation would answer them for this stack
+/// (function environments).
+pub struct LocalResources<'a> {
+    pub stack: &'a LocalStack,
+    pub template: &'a Template,
+}
+
+impl Resources for LocalResources<'_> {
+    fn reference(&self, name: &str) -> Option<String> {
+        let stack = self.stack;
+        match name {
+            "AWS::Region" => return Some(stack.region.clone()),
+            "AWS::AccountId" => return Some("000000000000".into()),
+            "AWS::Partition" => return Some("aws".into()),
+            "AWS::URLSuffix" => return Some("amazonaws.com".into()),
+            _ => {}
+        }
+        if name == stack.table_id {
+            return Some(stack.table.clone());
+        }
+        if let Some(queue) = stack.queues.get(name) {
+            return Some(queue.url.clone());
+        }
+        if let Some(bucket) = stack.buckets.get(name) {
+            return Some(bucket.clone());
+        }
+        if let Some(secret) = stack.secrets.get(name) {
+            return Some(secret.arn.clone());
+        }
+        self.template.parameter_default(name)
+    }
+
+    fn attribute(&self, logical_id: &str, attribute: &str) -> Option<String> {
+        let stack = self.stack;
+        match attribute {
+            "Arn" if logical_id == stack.table_id => Some(format!(
+                "arn:aws:dynamodb:{}:000000000000:table/{}",
+                stack.region, stack.table
+            )),
+            "Arn" => stack
+                .queues
+                .get(logical_id)
+                .map(|q| q.arn.clone())
+                .or_else(|| {
+                    stack
+                        .buckets
+                        .get(logical_id)
+                        .map(|b| format!("arn:aws:s3:::{b}"))
+                }),
+            "QueueName" => stack
+                .queues
+                .get(logical_id)
+                .and_then(|q| q.url.rsplit('/').next().map(str::to_string)),
+            _ => None,
+        }
     }
 }
 
@@ -72,10 +161,29 @@ pub async fn provision(
         clients.s3.create_bucket().bucket(&name).send().await?;
         buckets.insert(id, name);
     }
+
+    // As GenerateSecretString would: a random value nobody typed.
+    let mut secrets = HashMap::new();
+    for id in template.ids_of_type("AWS::SecretsManager::Secret") {
+        let name = local_name(prefix, &id);
+        let value: String = (0..3).map(|_| ulid::Ulid::new().to_string()).collect();
+        let created = clients
+            .secrets
+            .create_secret()
+            .name(&name)
+            .secret_string(value)
+            .send()
+            .await?;
+        let arn = created.arn.ok_or("CreateSecret returned no ARN")?;
+        secrets.insert(id, LocalSecret { arn, name });
+    }
     Ok(LocalStack {
+        table_id,
         table,
         queues,
         buckets,
+        secrets,
+        region: clients.region.clone(),
     })
 }
 

@@ -10,6 +10,23 @@ use crate::BoxError;
 #[derive(Debug, Clone)]
 pub struct Template {
     resources: Mapping,
+    globals: Value,
+    parameters: Mapping,
+}
+
+/// One `AWS::Serverless::Function`, as the local stack runs it.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    pub logical_id: String,
+    /// The cargo binary behind it (`BuildProperties.Binary`).
+    pub binary: String,
+    /// `Globals` and the function's own variables, unresolved.
+    pub environment: Vec<(String, Value)>,
+    /// The statements of `Policies`: inline, or of a managed policy of this template.
+    pub statements: Vec<Value>,
+    /// `Policies` entries other than inline statements (SAM policy
+    /// templates, managed policy names): the IAM check refuses them.
+    pub other_policies: Vec<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +83,112 @@ impl Template {
             .and_then(Value::as_mapping)
             .cloned()
             .ok_or("template has no Resources")?;
-        Ok(Self { resources })
+        Ok(Self {
+            resources,
+            globals: doc.get("Globals").cloned().unwrap_or_default(),
+            parameters: doc
+                .get("Parameters")
+                .and_then(Value::as_mapping)
+                .cloned()
+                .unwrap_or_default(),
+        })
+    }
+
+    /// A resource's `Type`, by logical id.
+    pub fn resource_type(&self, logical_id: &str) -> Option<&str> {
+        self.resources
+            .get(logical_id)
+            .and_then(|r| r.get("Type"))
+            .and_then(Value::as_str)
+    }
+
+    /// A resource's `Properties`, by logical id.
+    pub fn properties(&self, logical_id: &str) -> Option<&Value> {
+        self.resources
+            .get(logical_id)
+            .and_then(|r| r.get("Properties"))
+    }
+
+    /// Logical ids of every resource of a type, in template order.
+    pub fn ids_of_type(&self, kind: &str) -> Vec<String> {
+        self.of_type(kind).map(|(id, _)| id.to_string()).collect()
+    }
+
+    /// A parameter's `Default`, as text.
+    pub fn parameter_default(&self, name: &str) -> Option<String> {
+        let default = self.parameters.get(name)?.get("Default")?;
+        match default {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The `Globals.Function` value of a property.
+    pub fn function_global(&self, property: &str) -> Option<&Value> {
+        self.globals.get("Function")?.get(property)
+    }
+
+    /// Every function with a cargo binary, with its environment and policies.
+    pub fn function_specs(&self) -> Vec<FunctionSpec> {
+        let variables = |v: Option<&Value>| -> Vec<(String, Value)> {
+            v.and_then(|e| e.get("Variables"))
+                .and_then(Value::as_mapping)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        self.of_type("AWS::Serverless::Function")
+            .filter_map(|(id, res)| {
+                let binary = res
+                    .get("Metadata")?
+                    .get("BuildProperties")?
+                    .get("Binary")?
+                    .as_str()?
+                    .to_string();
+                let props = res.get("Properties");
+                let mut environment = variables(self.function_global("Environment"));
+                for (name, value) in variables(props.and_then(|p| p.get("Environment"))) {
+                    environment.retain(|(n, _)| *n != name);
+                    environment.push((name, value));
+                }
+                let mut statements = Vec::new();
+                let mut other_policies = Vec::new();
+                let policies = props
+                    .and_then(|p| p.get("Policies"))
+                    .and_then(Value::as_sequence)
+                    .cloned()
+                    .unwrap_or_default();
+                for policy in policies {
+                    // An inline policy, or a managed policy of this template by `Ref`.
+                    let document = if policy.as_mapping().is_some_and(|m| m.len() == 1) {
+                        Some(&policy)
+                    } else {
+                        referenced_resource(&policy)
+                            .filter(|id| self.resource_type(id) == Some("AWS::IAM::ManagedPolicy"))
+                            .and_then(|id| self.properties(&id)?.get("PolicyDocument"))
+                    };
+                    match document
+                        .and_then(|d| d.get("Statement"))
+                        .and_then(Value::as_sequence)
+                    {
+                        Some(list) => statements.extend(list.iter().cloned()),
+                        None => other_policies.push(policy),
+                    }
+                }
+                Some(FunctionSpec {
+                    logical_id: id.to_string(),
+                    binary,
+                    environment,
+                    statements,
+                    other_policies,
+                })
+            })
+            .collect()
     }
 
     fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
@@ -231,7 +353,8 @@ mod tests {
             .find(|r| r.key() == "POST /webhooks/whatsapp/{connection}")
             .expect("whatsapp webhook route");
         assert!(!webhook.authorized);
-        assert_eq!(webhook.binary, "ingest-whatsapp");
+        assert_eq!(webhook.binary, "ingest");
+        assert_eq!(webhook.function, "IngestWhatsappFunction");
         let timeline = routes
             .iter()
             .find(|r| r.key() == "GET /contacts/{contact}/timeline")

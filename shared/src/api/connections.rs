@@ -11,6 +11,7 @@ use serde_json::json;
 use ulid::Ulid;
 
 use super::{ApiDeps, Caller, body};
+use crate::channels::provider::Origin;
 use crate::http::{ApiError, json};
 use crate::model::Provider;
 use crate::store::{Connection, ConnectionSummary, Secrets};
@@ -18,7 +19,7 @@ use crate::store::{Connection, ConnectionSummary, Secrets};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewConnection {
-    /// `whatsapp`, `instagram`, `sms` or `chat`.
+    /// A webhook path segment: `whatsapp`, `sms`, `email`, ... (`Descriptor::path`).
     provider: String,
     #[serde(default)]
     external_id: Option<String>,
@@ -36,48 +37,6 @@ struct ConnectionView {
     #[serde(flatten)]
     summary: ConnectionSummary,
     webhook_url: String,
-}
-
-/// What each provider's webhook check needs. Missing secrets would make
-/// every delivery fail its signature check, so they are refused up front.
-fn requirements(provider: Provider) -> (&'static [&'static str], &'static [&'static str]) {
-    match provider {
-        Provider::Whatsapp | Provider::Instagram => (&["app_secret"], &[]),
-        Provider::TwilioSms | Provider::TwilioVoice => (&["auth_token"], &[]),
-        Provider::Stripe => (&["webhook_secret"], &[]),
-        Provider::Chat => (&[], &["allowed_origins"]),
-        Provider::Ses => (&[], &["topic_arn"]),
-        Provider::Calcom | Provider::Postmark => (&[], &[]),
-    }
-}
-
-pub fn provider_from_path(segment: &str) -> Option<Provider> {
-    Some(match segment {
-        "whatsapp" => Provider::Whatsapp,
-        "instagram" => Provider::Instagram,
-        "sms" => Provider::TwilioSms,
-        "voice" => Provider::TwilioVoice,
-        "email" => Provider::Ses,
-        "postmark" => Provider::Postmark,
-        "chat" => Provider::Chat,
-        "stripe" => Provider::Stripe,
-        "calcom" => Provider::Calcom,
-        _ => return None,
-    })
-}
-
-fn path_segment(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Whatsapp => "whatsapp",
-        Provider::Instagram => "instagram",
-        Provider::TwilioSms => "sms",
-        Provider::TwilioVoice => "voice",
-        Provider::Ses => "email",
-        Provider::Postmark => "postmark",
-        Provider::Chat => "chat",
-        Provider::Stripe => "stripe",
-        Provider::Calcom => "calcom",
-    }
 }
 
 /// The public base URL the caller used (API Gateway's domain and stage).
@@ -103,7 +62,7 @@ fn view(request: &Request, summary: ConnectionSummary) -> ConnectionView {
     let webhook_url = format!(
         "{}/webhooks/{}/{}",
         base_url(request),
-        path_segment(summary.provider),
+        summary.provider.descriptor().path,
         summary.connection_id
     );
     ConnectionView {
@@ -135,61 +94,50 @@ pub async fn create(
 ) -> Result<Response<Body>, ApiError> {
     caller.require_admin()?;
     let new: NewConnection = body::parse_json(request)?;
-    let provider = provider_from_path(&new.provider).ok_or_else(|| {
+    let provider = Provider::from_path(&new.provider).ok_or_else(|| {
+        let known: Vec<&str> = Provider::ALL.iter().map(|p| p.descriptor().path).collect();
         ApiError::bad_request(
             "provider",
-            "provider must be one of whatsapp, instagram, sms, chat",
+            format!("provider must be one of {}", known.join(", ")),
         )
     })?;
-    let (required_secrets, required_config) = requirements(provider);
-    for name in required_secrets {
-        if new.secrets.get(*name).is_none_or(|v| v.trim().is_empty()) {
-            return Err(ApiError::bad_request(
-                format!("secrets.{name}"),
-                "required for this provider",
-            ));
-        }
-    }
-    for name in required_config {
-        if new.config.get(*name).is_none_or(|v| v.trim().is_empty()) {
-            return Err(ApiError::bad_request(
-                format!("config.{name}"),
-                "required for this provider",
-            ));
-        }
-    }
+    let descriptor = provider.descriptor();
     let mut secrets = Secrets::default();
     for (name, value) in &new.secrets {
         secrets = secrets.with(name, value.clone());
     }
+    let mut config = new.config;
     // Values we generate are shown once, in this response.
     let mut generated = BTreeMap::new();
-    let mut config = new.config;
-    match provider {
-        Provider::Whatsapp | Provider::Instagram if secrets.get("verify_token").is_none() => {
-            let token = random_token();
-            secrets = secrets.with("verify_token", token.clone());
-            generated.insert("verify_token", token);
-        }
-        Provider::Chat => {
-            config.insert("public_key".into(), format!("pk_{}", random_token()));
-        }
-        // We choose these and the provider is told them, so we generate them.
-        Provider::Calcom if secrets.get("webhook_secret").is_none() => {
-            let secret = random_token();
-            secrets = secrets.with("webhook_secret", secret.clone());
-            generated.insert("webhook_secret", secret);
-        }
-        Provider::Postmark => {
-            for name in ["basic_user", "basic_password"] {
-                if secrets.get(name).is_none() {
-                    let value = random_token();
-                    secrets = secrets.with(name, value.clone());
-                    generated.insert(name, value);
-                }
+    for field in descriptor.secrets {
+        let given = secrets
+            .get(field.name)
+            .is_some_and(|v| !v.trim().is_empty());
+        match field.origin {
+            Origin::Given if !given => return Err(missing(format!("secrets.{}", field.name))),
+            Origin::Generated | Origin::Minted(_) if !given => {
+                let value = random_token();
+                secrets = secrets.with(field.name, value.clone());
+                generated.insert(field.name, value);
             }
+            Origin::Given | Origin::Generated | Origin::Minted(_) => {}
         }
-        _ => {}
+    }
+    for field in descriptor.config {
+        let given = config.get(field.name).is_some_and(|v| !v.trim().is_empty());
+        match field.origin {
+            Origin::Given if !given => return Err(missing(format!("config.{}", field.name))),
+            Origin::Generated if !given => {
+                config.insert(field.name.to_string(), random_token());
+            }
+            Origin::Minted(prefix) => {
+                config.insert(
+                    field.name.to_string(),
+                    format!("{prefix}{}", random_token()),
+                );
+            }
+            Origin::Given | Origin::Generated => {}
+        }
     }
     let connection = Connection {
         connection_id: Ulid::new().to_string().to_ascii_lowercase(),
@@ -226,6 +174,10 @@ pub async fn delete(
     } else {
         Err(ApiError::NotFound("no such connection".into()))
     }
+}
+
+fn missing(field: String) -> ApiError {
+    ApiError::bad_request(field, "required for this provider")
 }
 
 fn random_token() -> String {

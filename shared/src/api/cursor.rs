@@ -9,13 +9,45 @@ use sha2::Sha256;
 
 use crate::http::ApiError;
 
-/// The key cursors are signed with (`CURSOR_KEY`, from Secrets Manager in AWS).
+/// The key cursors are signed with. Deliberately not `Debug`: it never
+/// reaches a log.
 #[derive(Clone)]
 pub struct CursorKey(Vec<u8>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CursorKeyError {
+    #[error("reading the cursor key secret failed: {0}")]
+    Read(String),
+    #[error("the cursor key secret holds no string")]
+    Empty,
+}
 
 impl CursorKey {
     pub fn new(key: impl Into<Vec<u8>>) -> Self {
         Self(key.into())
+    }
+
+    /// Read once per instance, at start-up, from the Secrets Manager secret
+    /// template.yaml creates (`CURSOR_KEY_SECRET` is its ARN). Keeping it out
+    /// of the function's environment keeps it out of its configuration too.
+    pub async fn from_secret(
+        client: &aws_sdk_secretsmanager::Client,
+        secret_id: &str,
+    ) -> Result<Self, CursorKeyError> {
+        let out = client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| {
+                CursorKeyError::Read(
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                )
+            })?;
+        out.secret_string()
+            .filter(|s| !s.is_empty())
+            .map(|s| Self::new(s.as_bytes()))
+            .ok_or(CursorKeyError::Empty)
     }
 
     fn mac(&self, tenant: &str, scope: &str, payload: &[u8]) -> Hmac<Sha256> {

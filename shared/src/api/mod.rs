@@ -11,8 +11,8 @@ mod params;
 mod settings;
 mod staff;
 
-pub use auth::{Caller, Role};
-pub use cursor::CursorKey;
+pub use auth::{Caller, GROUPS_CLAIM, Role, TENANT_CLAIM};
+pub use cursor::{CursorKey, CursorKeyError};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -23,6 +23,27 @@ use crate::store::Store;
 pub struct ApiDeps {
     pub store: Store,
     pub cursors: CursorKey,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiInitError {
+    #[error(transparent)]
+    Settings(#[from] crate::config::SettingsError),
+    #[error(transparent)]
+    CursorKey(#[from] CursorKeyError),
+}
+
+impl ApiDeps {
+    pub async fn from_settings(
+        clients: &crate::aws::AwsClients,
+        settings: &crate::config::Settings,
+    ) -> Result<Self, ApiInitError> {
+        let secret = settings.required(crate::config::CURSOR_KEY_SECRET)?;
+        Ok(Self {
+            store: Store::from_settings(clients, settings)?,
+            cursors: CursorKey::from_secret(&clients.secrets, secret).await?,
+        })
+    }
 }
 
 pub async fn handle(deps: &ApiDeps, request: Request) -> Response<Body> {

@@ -8,6 +8,7 @@ pub mod instagram;
 mod json_node;
 pub mod meta;
 pub mod postmark;
+pub mod provider;
 pub mod ses;
 pub mod sns;
 pub mod stripe;
@@ -249,17 +250,7 @@ pub fn parse(
     body: &[u8],
     ctx: &ParseContext,
 ) -> Result<Vec<CanonicalEvent>, ParseError> {
-    match provider {
-        Provider::Whatsapp => whatsapp::parse(body, ctx),
-        Provider::Instagram => instagram::parse(body, ctx),
-        Provider::TwilioSms => twilio_sms::parse(body, ctx),
-        Provider::Chat => chat::parse(body, ctx),
-        Provider::TwilioVoice => twilio_voice::parse(body, ctx),
-        Provider::Ses => ses::parse(body, ctx),
-        Provider::Postmark => postmark::parse(body, ctx),
-        Provider::Stripe => stripe::parse(body, ctx),
-        Provider::Calcom => calcom::parse(body, ctx),
-    }
+    (provider.descriptor().parse)(body, ctx)
 }
 
 /// Deserializes JSON, naming the offending field on failure.

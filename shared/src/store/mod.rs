@@ -79,10 +79,13 @@ pub struct Store {
 
 impl Store {
     /// The table named by `TABLE_NAME`, as template.yaml sets it.
-    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::MissingSetting> {
+    pub fn from_settings(
+        clients: &crate::aws::AwsClients,
+        settings: &crate::config::Settings,
+    ) -> Result<Self, crate::config::SettingsError> {
         Ok(Self::new(
-            crate::aws::dynamodb(aws),
-            crate::config::required(crate::config::TABLE_NAME)?,
+            clients.dynamodb.clone(),
+            settings.required(crate::config::TABLE_NAME)?,
         ))
     }
 

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 use devtools::BoxError;
 use devtools::clients::LocalClients;
@@ -19,8 +18,8 @@ use devtools::poller::QueuePoller;
 use devtools::provision::provision;
 use devtools::template::Template;
 use devtools::tokens::DevTokens;
+use devtools::webhooks::signed_request;
 use shared::model::Provider;
-use shared::signature::hmac_sha256_hex;
 use shared::store::{Connection, Secrets};
 
 const SECRET: &str = "bench_secret";
@@ -51,32 +50,26 @@ async fn main() -> Result<(), BoxError> {
         ulid::Ulid::new().to_string().to_ascii_lowercase()
     );
     let stack = provision(&clients, &template, &prefix).await?;
-    let functions = Arc::new(Functions::new(&clients, &stack, None)?);
+    let functions = Arc::new(Functions::new(&clients, &template, &stack, None).await?);
     let gateway = Gateway::new(template.routes(), functions.clone(), DevTokens::random());
-    functions
-        .store
-        .put_connection(&Connection {
-            connection_id: format!("{prefix}-wa"),
-            tenant_id: "bench".into(),
-            provider: Provider::Whatsapp,
-            external_id: None,
-            connected_at: Utc
-                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-                .single()
-                .unwrap_or_default(),
-            config: Default::default(),
-            secrets: Secrets::default().with("app_secret", SECRET),
-        })
-        .await?;
+    let connection = Connection {
+        connection_id: format!("{prefix}-wa"),
+        tenant_id: "bench".into(),
+        provider: Provider::Whatsapp,
+        external_id: None,
+        connected_at: Utc
+            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default(),
+        config: Default::default(),
+        secrets: Secrets::default().with("app_secret", SECRET),
+    };
+    functions.store.put_connection(&connection).await?;
 
     // 1. Webhooks in: verify, parse, queue.
     let started = Instant::now();
     for i in 0..n {
-        let body = delivery(i);
-        let signature = format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), &body));
-        let request = http::Request::post(format!("/webhooks/whatsapp/{prefix}-wa"))
-            .header("x-hub-signature-256", signature)
-            .body(Bytes::from(body))?;
+        let request = signed_request(&connection, "http://127.0.0.1", "", delivery(i), Utc::now())?;
         let status = gateway.handle(request).await.status();
         if !status.is_success() {
             return Err(format!("delivery {i} answered {status}").into());
@@ -94,7 +87,7 @@ async fn main() -> Result<(), BoxError> {
             queue_url: queue.url.clone(),
             queue_arn: queue.arn.clone(),
             region: clients.region.clone(),
-            binary: "normalize".into(),
+            function: "NormalizeFunction".into(),
             batch_size: 10,
             functions: functions.clone(),
             retry_delay_secs: 0,

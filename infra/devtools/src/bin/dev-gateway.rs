@@ -33,7 +33,7 @@ async fn main() -> Result<(), BoxError> {
     let clients = LocalClients::from_env()?;
     let template = Template::load_default()?;
     let stack = provision(&clients, &template, "dev").await?;
-    let functions = Arc::new(Functions::new(&clients, &stack, None)?);
+    let functions = Arc::new(Functions::new(&clients, &template, &stack, None).await?);
     let tokens = DevTokens::random();
     let gateway = Arc::new(Gateway::new(
         template.routes(),
@@ -48,7 +48,7 @@ async fn main() -> Result<(), BoxError> {
             queue_url: queue.url.clone(),
             queue_arn: queue.arn.clone(),
             region: clients.region.clone(),
-            binary: source.binary.clone(),
+            function: source.function.clone(),
             batch_size: source.batch_size,
             functions: functions.clone(),
             retry_delay_secs: 5,
@@ -57,8 +57,9 @@ async fn main() -> Result<(), BoxError> {
     }
 
     let api_url = format!("http://{addr}");
-    let env = seed::seed(&functions.store, &tokens, &api_url).await?;
-    let posted = seed::post_demo_webhooks(&gateway, &env).await?;
+    let seeded = seed::seed(&functions.store, &tokens, &api_url).await?;
+    let posted = seed::post_demo_webhooks(&gateway, &seeded, &api_url).await?;
+    let env = seeded.env;
     let env_path = seed::write_env_file(&env)?;
 
     println!("\nLocal stack ready: {api_url}");
