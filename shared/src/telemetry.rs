@@ -1,10 +1,39 @@
 //! Structured logs. JSON in Lambda (the template's LoggingConfig sets
 //! AWS_LAMBDA_LOG_FORMAT=JSON), human-readable locally.
 
+use tracing_subscriber::EnvFilter;
+
+/// Our crates: the configured level applies to them.
+const OURS: &[&str] = &["shared", "api", "ingest", "normalize", "devtools"];
+
+/// The filter for a Lambda log level (`ApplicationLogLevel`). Other crates
+/// (the AWS SDK, hyper, rustls, the Lambda runtime) never log below INFO:
+/// at DEBUG and TRACE they print raw requests and responses, and those carry
+/// connection secrets and customers' messages.
+pub fn filter(level: &str) -> EnvFilter {
+    let ours = match level.to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "warn" => "warn",
+        "error" | "fatal" => "error",
+        _ => "info",
+    };
+    let others = match ours {
+        "trace" | "debug" => "info",
+        other => other,
+    };
+    let directives: Vec<String> = std::iter::once(others.to_string())
+        .chain(OURS.iter().map(|krate| format!("{krate}={ours}")))
+        .collect();
+    EnvFilter::new(directives.join(","))
+}
+
 pub fn init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // In Lambda the template's log level; locally RUST_LOG if the developer set one.
+    let filter = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
+        Ok(level) => filter(&level),
+        Err(_) => EnvFilter::try_from_default_env().unwrap_or_else(|_| filter("info")),
+    };
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -19,4 +48,23 @@ pub fn init() {
     } else {
         builder.try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_stays_at_info_whatever_the_level() {
+        assert_eq!(
+            filter("TRACE").to_string(),
+            "info,devtools=trace,normalize=trace,ingest=trace,api=trace,shared=trace"
+                .split(',')
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert!(filter("WARN").to_string().starts_with("warn,"));
+        assert!(filter("FATAL").to_string().contains("shared=error"));
+        assert!(filter("nonsense").to_string().starts_with("info,"));
+    }
 }

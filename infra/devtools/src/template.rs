@@ -317,7 +317,7 @@ impl Template {
 }
 
 /// The logical id behind `!GetAtt X.Arn`, `!Ref X` or their long forms.
-fn referenced_resource(value: &Value) -> Option<String> {
+pub fn referenced_resource(value: &Value) -> Option<String> {
     match value {
         Value::Tagged(tagged) if tagged.tag == "GetAtt" => tagged
             .value
