@@ -2,7 +2,9 @@
 //! token, another tenant's token, and an agent's and an admin's token.
 
 use devtools::template::Template;
+use devtools::tokens::id_token_claims;
 use integration_tests::{TestStack, fixture};
+use serde_json::json;
 
 /// (route key, body, admin only, names a resource of the tenant)
 const ROUTES: &[(&str, &str, bool, bool)] = &[
@@ -192,4 +194,62 @@ async fn every_route_checks_token_tenant_and_role() {
         .await
         .json();
     assert_eq!(settings["timezone"], "Europe/London");
+}
+
+/// The token shapes Cognito issues, through the gateway's JWT check and the
+/// claims rendering API Gateway uses (`[a b]` for groups).
+#[tokio::test]
+async fn cognito_token_shapes_decide_tenant_and_role() {
+    let stack = TestStack::new().await;
+    let tokens = stack.gateway.tokens();
+    let call = |token: String, path: &'static str| {
+        let stack = &stack;
+        async move { stack.get(path, &token).await }
+    };
+    let id_token = |groups: &[&str], tenant: &str| {
+        tokens
+            .mint_claims(id_token_claims(tenant, "u-1", groups))
+            .unwrap()
+    };
+
+    // In both groups: an admin. In an unrelated group too: still an agent.
+    let both = call(id_token(&["agent", "admin"], "salon"), "/connections").await;
+    assert_eq!(both.status, 200, "{both:?}");
+    let agent = call(id_token(&["front-desk", "agent"], "salon"), "/connections").await;
+    assert_eq!(agent.status, 403, "{agent:?}");
+    assert_eq!(
+        call(id_token(&["agent"], "salon"), "/contacts")
+            .await
+            .status,
+        200
+    );
+
+    // No role group, a malformed tenant, an access token: 401, named.
+    for (token, why) in [
+        (id_token(&[], "salon"), "role group"),
+        (id_token(&["admin"], "salon#C#x"), "custom:tenant_id"),
+        (
+            tokens
+                .mint_claims(json!({
+                    "sub": "u-1", "token_use": "access", "client_id": "localdevappclient",
+                    "cognito:groups": ["admin"], "scope": "aws.cognito.signin.user.admin",
+                    "username": "u-1"
+                }))
+                .unwrap(),
+            "send the ID token",
+        ),
+    ] {
+        let reply = call(token, "/contacts").await;
+        assert_eq!(reply.status, 401, "{reply:?}");
+        assert_eq!(reply.content_type, "application/problem+json");
+        assert!(
+            reply.json()["detail"].as_str().unwrap().contains(why),
+            "{reply:?}"
+        );
+    }
+    // A token for another app client never reaches the function.
+    let foreign = tokens
+        .mint_claims(json!({ "sub": "u-1", "aud": "another-client", "custom:tenant_id": "salon", "cognito:groups": ["admin"] }))
+        .unwrap();
+    assert_eq!(call(foreign, "/contacts").await.status, 401);
 }

@@ -113,9 +113,10 @@ async fn no_secret_is_ever_logged() {
             }),
         };
         // Well signed (the body may still be refused as malformed), and forged.
-        let body = match provider {
-            Provider::Whatsapp => fixture("whatsapp/text_message.json"),
-            _ => b"{}".to_vec(),
+        let body = if provider == Provider::Whatsapp {
+            fixture("whatsapp/text_message.json")
+        } else {
+            b"{}".to_vec()
         };
         let good = stack
             .deliver_signed(&connection, "", &body, Utc::now())

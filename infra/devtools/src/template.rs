@@ -144,12 +144,7 @@ impl Template {
         };
         self.of_type("AWS::Serverless::Function")
             .filter_map(|(id, res)| {
-                let binary = res
-                    .get("Metadata")?
-                    .get("BuildProperties")?
-                    .get("Binary")?
-                    .as_str()?
-                    .to_string();
+                let binary = binary(res)?;
                 let props = res.get("Properties");
                 let mut environment = variables(self.function_global("Environment"));
                 for (name, value) in variables(props.and_then(|p| p.get("Environment"))) {
@@ -244,12 +239,7 @@ impl Template {
     fn functions(&self) -> impl Iterator<Item = (&str, String, &Mapping)> + '_ {
         self.of_type("AWS::Serverless::Function")
             .filter_map(|(id, res)| {
-                let binary = res
-                    .get("Metadata")?
-                    .get("BuildProperties")?
-                    .get("Binary")?
-                    .as_str()?
-                    .to_string();
+                let binary = binary(res)?;
                 let events = res.get("Properties")?.get("Events")?.as_mapping()?;
                 Some((id, binary, events))
             })
@@ -314,6 +304,18 @@ impl Template {
         }
         sources
     }
+}
+
+/// The cargo binary behind a function (`Metadata.BuildProperties.Binary`).
+fn binary(function: &Value) -> Option<String> {
+    Some(
+        function
+            .get("Metadata")?
+            .get("BuildProperties")?
+            .get("Binary")?
+            .as_str()?
+            .to_string(),
+    )
 }
 
 /// The logical id behind `!GetAtt X.Arn`, `!Ref X` or their long forms.

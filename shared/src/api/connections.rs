@@ -11,7 +11,7 @@ use serde_json::json;
 use ulid::Ulid;
 
 use super::{ApiDeps, Caller, body};
-use crate::channels::provider::Origin;
+use crate::channels::provider::{Field, Origin};
 use crate::http::{ApiError, json};
 use crate::model::Provider;
 use crate::store::{Connection, ConnectionSummary, Secrets};
@@ -102,43 +102,12 @@ pub async fn create(
         )
     })?;
     let descriptor = provider.descriptor();
-    let mut secrets = Secrets::default();
-    for (name, value) in &new.secrets {
-        secrets = secrets.with(name, value.clone());
-    }
+    let mut secrets = new.secrets;
     let mut config = new.config;
-    // Values we generate are shown once, in this response.
-    let mut generated = BTreeMap::new();
-    for field in descriptor.secrets {
-        let given = secrets
-            .get(field.name)
-            .is_some_and(|v| !v.trim().is_empty());
-        match field.origin {
-            Origin::Given if !given => return Err(missing(format!("secrets.{}", field.name))),
-            Origin::Generated | Origin::Minted(_) if !given => {
-                let value = random_token();
-                secrets = secrets.with(field.name, value.clone());
-                generated.insert(field.name, value);
-            }
-            Origin::Given | Origin::Generated | Origin::Minted(_) => {}
-        }
-    }
-    for field in descriptor.config {
-        let given = config.get(field.name).is_some_and(|v| !v.trim().is_empty());
-        match field.origin {
-            Origin::Given if !given => return Err(missing(format!("config.{}", field.name))),
-            Origin::Generated if !given => {
-                config.insert(field.name.to_string(), random_token());
-            }
-            Origin::Minted(prefix) => {
-                config.insert(
-                    field.name.to_string(),
-                    format!("{prefix}{}", random_token()),
-                );
-            }
-            Origin::Given | Origin::Generated => {}
-        }
-    }
+    // Secrets we generate go into the provider's console: shown once, here.
+    // Generated settings (the chat key) are part of the connection's view.
+    let generated = complete(descriptor.secrets, &mut secrets, "secrets")?;
+    complete(descriptor.config, &mut config, "config")?;
     let connection = Connection {
         connection_id: Ulid::new().to_string().to_ascii_lowercase(),
         tenant_id: caller.tenant_id.clone(),
@@ -146,7 +115,11 @@ pub async fn create(
         external_id: new.external_id.filter(|e| !e.trim().is_empty()),
         connected_at: new.connected_at.unwrap_or_else(Utc::now),
         config,
-        secrets,
+        secrets: secrets
+            .iter()
+            .fold(Secrets::default(), |all, (name, value)| {
+                all.with(name, value.as_str())
+            }),
     };
     deps.store.put_connection(&connection).await?;
     let mut body = serde_json::to_value(view(request, connection.summary()))
@@ -176,8 +149,32 @@ pub async fn delete(
     }
 }
 
-fn missing(field: String) -> ApiError {
-    ApiError::bad_request(field, "required for this provider")
+/// Checks that `values` holds what the provider's check needs and adds what
+/// we choose; returns what it added.
+fn complete(
+    fields: &[Field],
+    values: &mut BTreeMap<String, String>,
+    section: &str,
+) -> Result<BTreeMap<&'static str, String>, ApiError> {
+    let mut added = BTreeMap::new();
+    for field in fields {
+        let given = values.get(field.name).is_some_and(|v| !v.trim().is_empty());
+        let value = match field.origin {
+            // Without it every delivery would fail its check: refused up front.
+            Origin::Given if !given => {
+                return Err(ApiError::bad_request(
+                    format!("{section}.{}", field.name),
+                    "required for this provider",
+                ));
+            }
+            Origin::Generated if !given => random_token(),
+            Origin::Minted(prefix) => format!("{prefix}{}", random_token()),
+            Origin::Given | Origin::Generated => continue,
+        };
+        values.insert(field.name.to_string(), value.clone());
+        added.insert(field.name, value);
+    }
+    Ok(added)
 }
 
 fn random_token() -> String {
