@@ -40,15 +40,10 @@ pub struct LogicalResources<'a> {
 
 impl Resources for LogicalResources<'_> {
     fn reference(&self, name: &str) -> Option<String> {
-        match name {
-            "AWS::Region" => return Some(REGION.into()),
-            "AWS::AccountId" => return Some(ACCOUNT.into()),
-            "AWS::Partition" => return Some("aws".into()),
-            "AWS::URLSuffix" => return Some("amazonaws.com".into()),
-            _ => {}
-        }
-        if let Some(default) = self.template.parameter_default(name) {
-            return Some(default);
+        if let Some(value) = intrinsics::pseudo_parameter(name, REGION, ACCOUNT)
+            .or_else(|| self.template.parameter_default(name))
+        {
+            return Some(value);
         }
         Some(match self.template.resource_type(name)? {
             "AWS::SQS::Queue" => format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"),

@@ -13,6 +13,20 @@ pub trait Resources {
     fn attribute(&self, logical_id: &str, attribute: &str) -> Option<String>;
 }
 
+/// The pseudo parameters the template uses, for a region and account.
+pub fn pseudo_parameter(name: &str, region: &str, account: &str) -> Option<String> {
+    Some(
+        match name {
+            "AWS::Region" => region,
+            "AWS::AccountId" => account,
+            "AWS::Partition" => "aws",
+            "AWS::URLSuffix" => "amazonaws.com",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
 /// The value CloudFormation would give `value`, as text.
 pub fn resolve(value: &Value, resources: &dyn Resources) -> Result<String, BoxError> {
     match value {

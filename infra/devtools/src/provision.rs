@@ -13,7 +13,10 @@ use serde_norway::Value;
 use crate::BoxError;
 use crate::calls::ResourceMap;
 use crate::clients::LocalClients;
-use crate::intrinsics::Resources;
+use crate::intrinsics::{Resources, pseudo_parameter};
+
+/// The account id DynamoDB Local puts in its ARNs.
+const LOCAL_ACCOUNT: &str = "000000000000";
 use crate::template::{QueueSpec, Template};
 
 #[derive(Debug, Clone)]
@@ -84,12 +87,8 @@ pub struct LocalResources<'a> {
 impl Resources for LocalResources<'_> {
     fn reference(&self, name: &str) -> Option<String> {
         let stack = self.stack;
-        match name {
-            "AWS::Region" => return Some(stack.region.clone()),
-            "AWS::AccountId" => return Some("000000000000".into()),
-            "AWS::Partition" => return Some("aws".into()),
-            "AWS::URLSuffix" => return Some("amazonaws.com".into()),
-            _ => {}
+        if let Some(value) = pseudo_parameter(name, &stack.region, LOCAL_ACCOUNT) {
+            return Some(value);
         }
         if name == stack.table_id {
             return Some(stack.table.clone());
@@ -110,7 +109,7 @@ impl Resources for LocalResources<'_> {
         let stack = self.stack;
         match attribute {
             "Arn" if logical_id == stack.table_id => Some(format!(
-                "arn:aws:dynamodb:{}:000000000000:table/{}",
+                "arn:aws:dynamodb:{}:{LOCAL_ACCOUNT}:table/{}",
                 stack.region, stack.table
             )),
             "Arn" => stack
