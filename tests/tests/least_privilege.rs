@@ -40,7 +40,7 @@ fn every_call_is_allowed_and_every_grant_is_used() {
 }
 
 #[tokio::test]
-async fn each_function_s_calls_are_recorded_under_its_name() {
+async fn calls_are_recorded_under_the_function_that_made_them() {
     let stack = TestStack::new().await;
     let connection = stack.whatsapp_connection("salon").await;
     let reply = stack

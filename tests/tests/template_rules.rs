@@ -96,7 +96,7 @@ fn every_function_has_errors_and_throttles_alarms_and_a_kept_log_group() {
 }
 
 #[test]
-fn every_dead_letter_queue_and_the_api_s_5xx_are_alarmed() {
+fn dead_letter_queues_and_api_server_errors_are_alarmed() {
     let template = template();
     let alarms = alarms(&template);
     let dead_letter_queues: Vec<String> = template
