@@ -2,6 +2,7 @@
 //! the emulators, provisioned from template.yaml), driven through the same
 //! gateway and poller that `make dev` uses.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub mod fake_sns;
@@ -17,6 +18,7 @@ use devtools::template::Template;
 use devtools::tokens::DevTokens;
 use devtools::webhooks::signed_request;
 use serde_json::Value;
+use shared::channels::provider::Field;
 use shared::model::Provider;
 use shared::store::{Connection, Secrets, Store};
 
@@ -275,6 +277,18 @@ impl TestStack {
         self.deliver_signed(&signer, "", body, Utc::now()).await
     }
 
+    /// POSTs an SNS message (signed inside its body, `fake_sns`) to an email connection.
+    pub async fn post_sns(&self, connection: &str, body: &[u8]) -> Reply {
+        let descriptor = Provider::Ses.descriptor();
+        self.request(
+            "POST",
+            &format!("/webhooks/{}/{connection}", descriptor.path),
+            &[("content-type", descriptor.content_type)],
+            body,
+        )
+        .await
+    }
+
     /// POSTs a chat widget message from the allowed origin with the key.
     pub async fn post_chat(&self, connection: &str, body: &[u8]) -> Reply {
         self.deliver(Provider::Chat, connection, "", body).await
@@ -356,6 +370,12 @@ pub fn test_connection(tenant: &str, provider: Provider, id: &str) -> Connection
         "public_key" => CHAT_KEY,
         _ => APP_SECRET,
     };
+    let values = |fields: &[Field]| -> BTreeMap<String, String> {
+        fields
+            .iter()
+            .map(|f| (f.name.to_string(), value(f.name).to_string()))
+            .collect()
+    };
     let descriptor = provider.descriptor();
     Connection {
         connection_id: id.to_string(),
@@ -363,15 +383,8 @@ pub fn test_connection(tenant: &str, provider: Provider, id: &str) -> Connection
         provider,
         external_id: None,
         connected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-        config: descriptor
-            .config
-            .iter()
-            .map(|f| (f.name.to_string(), value(f.name).to_string()))
-            .collect(),
-        secrets: descriptor
-            .secrets
-            .iter()
-            .fold(Secrets::default(), |s, f| s.with(f.name, value(f.name))),
+        config: values(descriptor.config),
+        secrets: Secrets::from(values(descriptor.secrets)),
     }
 }
 

@@ -63,14 +63,7 @@ async fn every_channel_claim_checks_an_oversized_delivery() {
             Provider::Ses => {
                 let mut message = notification(&now());
                 message["XPadding"] = json!(padding());
-                stack
-                    .request(
-                        "POST",
-                        &format!("/webhooks/email/{connection}"),
-                        &[("content-type", "text/plain; charset=UTF-8")],
-                        &sns.sign(message),
-                    )
-                    .await
+                stack.post_sns(&connection, &sns.sign(message)).await
             }
             Provider::Postmark => {
                 stack

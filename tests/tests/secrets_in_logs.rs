@@ -3,6 +3,7 @@
 //! and listed, deliveries are accepted and refused, and pages are followed
 //! is captured, at the most verbose log level a deployment can choose.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +32,13 @@ impl Captured {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
+}
+
+fn strings(object: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
+    object
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect()
 }
 
 fn random_secret() -> String {
@@ -102,15 +110,8 @@ async fn no_secret_is_ever_logged() {
             provider,
             external_id: None,
             connected_at: Utc::now(),
-            config: created["config"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect(),
-            secrets: all.iter().fold(Secrets::default(), |s, (k, v)| {
-                s.with(k, v.as_str().unwrap())
-            }),
+            config: strings(created["config"].as_object().unwrap()),
+            secrets: Secrets::from(strings(&all)),
         };
         // Well signed (the body may still be refused as malformed), and forged.
         let body = if provider == Provider::Whatsapp {

@@ -14,14 +14,7 @@ async fn stack_with_email() -> (TestStack, FakeSns, String) {
 }
 
 async fn post(stack: &TestStack, connection: &str, body: &[u8]) -> integration_tests::Reply {
-    stack
-        .request(
-            "POST",
-            &format!("/webhooks/email/{connection}"),
-            &[("content-type", "text/plain; charset=UTF-8")],
-            body,
-        )
-        .await
+    stack.post_sns(connection, body).await
 }
 
 #[tokio::test]

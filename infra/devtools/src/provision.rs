@@ -14,15 +14,22 @@ use crate::BoxError;
 use crate::calls::ResourceMap;
 use crate::clients::LocalClients;
 use crate::intrinsics::{Resources, pseudo_parameter};
+use crate::template::{QueueSpec, Template};
 
 /// The account id DynamoDB Local puts in its ARNs.
 const LOCAL_ACCOUNT: &str = "000000000000";
-use crate::template::{QueueSpec, Template};
 
 #[derive(Debug, Clone)]
 pub struct LocalQueue {
     pub url: String,
     pub arn: String,
+}
+
+impl LocalQueue {
+    /// The queue's name: the last segment of its URL.
+    pub fn name(&self) -> &str {
+        self.url.rsplit('/').next().unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -65,7 +72,7 @@ impl LocalStack {
             queues: self
                 .queues
                 .iter()
-                .filter_map(|(id, q)| Some((q.url.rsplit('/').next()?.to_string(), id.clone())))
+                .map(|(id, q)| (q.name().to_string(), id.clone()))
                 .collect(),
             buckets: invert(&self.buckets),
             secrets: self
@@ -122,10 +129,7 @@ impl Resources for LocalResources<'_> {
                         .get(logical_id)
                         .map(|b| format!("arn:aws:s3:::{b}"))
                 }),
-            "QueueName" => stack
-                .queues
-                .get(logical_id)
-                .and_then(|q| q.url.rsplit('/').next().map(str::to_string)),
+            "QueueName" => stack.queues.get(logical_id).map(|q| q.name().to_string()),
             _ => None,
         }
     }

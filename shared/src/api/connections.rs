@@ -115,11 +115,7 @@ pub async fn create(
         external_id: new.external_id.filter(|e| !e.trim().is_empty()),
         connected_at: new.connected_at.unwrap_or_else(Utc::now),
         config,
-        secrets: secrets
-            .iter()
-            .fold(Secrets::default(), |all, (name, value)| {
-                all.with(name, value.as_str())
-            }),
+        secrets: Secrets::from(secrets),
     };
     deps.store.put_connection(&connection).await?;
     let mut body = serde_json::to_value(view(request, connection.summary()))

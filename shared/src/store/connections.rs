@@ -26,6 +26,13 @@ impl Secrets {
     }
 }
 
+/// From name-value pairs (a request body, a table of test values).
+impl From<BTreeMap<String, String>> for Secrets {
+    fn from(values: BTreeMap<String, String>) -> Self {
+        Self(values)
+    }
+}
+
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.0.keys()).finish()
