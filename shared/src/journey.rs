@@ -235,6 +235,7 @@ mod tests {
                 direction: Direction::Inbound,
                 author: Author::Customer,
                 body: Some(text.into()),
+                full_body: None,
                 attachments: vec![],
                 status: None,
                 status_at: None,

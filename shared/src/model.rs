@@ -186,6 +186,11 @@ pub struct Message {
     pub author: Author,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// The whole text when `body` shows less of it (an email reply without
+    /// the quoted history below it), kept for exports; `None` when it would
+    /// repeat `body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_body: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -42,6 +42,7 @@ fn message(
                 Author::Customer
             },
             body: Some(body.to_string()),
+            full_body: None,
             attachments: Vec::new(),
             status: outbound.then_some(DeliveryStatus::Delivered),
             status_at: None,

@@ -123,6 +123,7 @@ pub async fn send(
             direction: Direction::Outbound,
             author,
             body: text,
+            full_body: None,
             attachments: outbound.attachments,
             status: Some(DeliveryStatus::Sent),
             status_at: None,

@@ -236,6 +236,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
             direction: Direction::Inbound,
             author: Author::Customer,
             body,
+            full_body: None,
             attachments,
             status: None,
             status_at: None,

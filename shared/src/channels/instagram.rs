@@ -210,6 +210,7 @@ fn message(item: &Messaging, m: &IgMessage, path: &str) -> Result<CanonicalEvent
                 direction: Direction::Outbound,
                 author: Author::Human { user_id: None },
                 body,
+                full_body: None,
                 attachments,
                 // An echoed message exists at the provider, so it was sent.
                 status: Some(DeliveryStatus::Sent),
@@ -283,6 +284,7 @@ fn inbound(
         direction: Direction::Inbound,
         author: Author::Customer,
         body,
+        full_body: None,
         attachments,
         status: None,
         status_at: None,

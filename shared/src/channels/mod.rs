@@ -1,8 +1,10 @@
 //! Provider adapters: raw webhook bytes in, canonical events out. Adapters are
 //! pure (no I/O) so they are unit tested and benchmarked on their own.
 
+pub mod attachment;
 pub mod calcom;
 pub mod chat;
+pub mod email;
 mod form;
 pub mod instagram;
 mod json_node;

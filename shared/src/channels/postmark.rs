@@ -6,17 +6,22 @@
 //! Postmark retries any other failure for about 10 hours, except `403`, which
 //! stops its retries and loses the mail.
 //!
-//! What becomes of an e-mail:
+//! What becomes of an e-mail (read as SES's adapter reads it: see
+//! [`super::email`]):
 //!
-//! * Its id is the RFC `Message-ID` header (angle brackets dropped), so the
-//!   same e-mail is one message whichever route it took; Postmark's own
-//!   `MessageID` when the header is missing or unusable as a key.
+//! * Its id is the RFC `Message-ID` header (angle brackets dropped), so a
+//!   redelivery, or the same mail delivered twice by Postmark, is one
+//!   message; Postmark's own `MessageID` when the header is missing or not
+//!   an acceptable id ([`email::message_id`]). The provider is part of the
+//!   stored key, so a mail that reached the tenant through both Postmark
+//!   and SES is two messages, one per connection.
 //! * The timeline's [`Message`] has no subject field, so a non-empty
 //!   `Subject` becomes the body's first line: `Subject: <subject>`, then a
 //!   blank line, then the text.
-//! * The text is `TextBody` (quoted history included: `StrippedTextReply` is
-//!   Postmark's heuristic and missing for many mails); for an HTML-only mail,
-//!   `HtmlBody` reduced to plain text.
+//! * The text is `TextBody`, else `HtmlBody` as plain text, else
+//!   `StrippedTextReply` (Postmark's own heuristic, missing for many mails).
+//!   `body` is the reply without the quoted history below it;
+//!   `full_body` keeps the whole text when that differs.
 //! * Attachments are kept as metadata (kind, file name, MIME type). Their
 //!   base64 `Content` is never deserialized, let alone stored.
 //! * `Date` is the sender's header, in whatever format the sending server
@@ -26,12 +31,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::email::{self, EmailText};
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, from_json};
-use crate::identity::Identity;
-use crate::model::{Attachment, Author, Channel, Direction, EmailThread, Message, Provider};
+use crate::model::{Author, Channel, Direction, EmailThread, Message, Provider};
 use crate::signature::constant_time_eq;
 
 pub const AUTHORIZATION_HEADER: &str = "authorization";
@@ -128,14 +132,18 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
     }
     let postmark_id =
         non_empty(&mail.message_id).ok_or_else(|| ParseError::new("MessageID", "missing"))?;
-    if postmark_id.contains('#') {
+    // Postmark's id is the fallback key: held to the rule for RFC ids.
+    if !email::is_acceptable(postmark_id) {
         return Err(ParseError::new(
             "MessageID",
-            format!("invalid id '{postmark_id}'"),
+            "not an id (printable ASCII without '#', at most 250 bytes)",
         ));
     }
     let headers = mail.headers.as_deref().unwrap_or_default();
-    let provider_message_id = rfc_message_id(headers).unwrap_or(postmark_id).to_string();
+    let rfc_id = header_values(headers, "message-id")
+        .next()
+        .and_then(email::message_id);
+    let provider_message_id = rfc_id.unwrap_or(postmark_id).to_string();
 
     let full = mail.from_full.as_ref();
     let (field, address) = match full.and_then(|f| non_empty(&f.email)) {
@@ -147,16 +155,20 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
             })?,
         ),
     };
-    let customer = Identity::email(bare_address(address))
-        .map_err(|e| ParseError::new(field, e.to_string()))?;
-    let customer_name = full
-        .and_then(|f| non_empty(&f.name))
-        .or_else(|| non_empty(&mail.from_name))
-        .map(str::to_string);
+    let customer = email::customer(address, field)?;
+    let customer_name = email::display_name(full.and_then(|f| non_empty(&f.name)))
+        .or_else(|| email::display_name(mail.from_name.as_deref()));
 
     let occurred_at = non_empty(&mail.date)
-        .and_then(email_date)
+        .and_then(email::header_date)
         .unwrap_or(ctx.received_at);
+
+    let subject = mail.subject.as_deref().and_then(email::subject);
+    let mut text = email::email_text(mail.text_body.as_deref(), mail.html_body.as_deref());
+    if text.full.is_none() {
+        text = EmailText::whole(mail.stripped_text_reply.as_deref().unwrap_or_default());
+    }
+    let (body, full_body) = email::bodies(subject.as_deref(), &text);
 
     Ok(vec![CanonicalEvent::Message(IncomingMessage {
         provider: Provider::Postmark,
@@ -169,18 +181,25 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
         message: Message {
             direction: Direction::Inbound,
             author: Author::Customer,
-            body: body_text(&mail),
-            attachments: attachments(mail.attachments.as_deref().unwrap_or_default()),
+            body,
+            full_body,
+            attachments: mail
+                .attachments
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| email::attachment(a.name.as_deref(), a.content_type.as_deref()))
+                .collect(),
             status: None,
             status_at: None,
             status_error: None,
             deleted: false,
             source: None,
             thread: Some(EmailThread {
-                message_id: rfc_message_id(headers).map(str::to_string),
-                in_reply_to: header_ids(headers, "in-reply-to"),
-                references: header_ids(headers, "references"),
-                subject: non_empty(&mail.subject).map(str::to_string),
+                message_id: rfc_id.map(str::to_string),
+                in_reply_to: email::thread_ids(header_values(headers, "in-reply-to")),
+                references: email::thread_ids(header_values(headers, "references")),
+                subject,
             }),
         },
     })])
@@ -191,394 +210,24 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// The first `Message-ID` header, without its angle brackets; `None` when
-/// missing or unusable as a storage key ('#' is the key separator).
-fn rfc_message_id(headers: &[Header]) -> Option<&str> {
-    let value = headers
-        .iter()
-        .find(|h| {
-            h.name
-                .as_deref()
-                .is_some_and(|n| n.trim().eq_ignore_ascii_case("message-id"))
-        })
-        .and_then(|h| non_empty(&h.value))?;
-    let id = match (value.find('<'), value.rfind('>')) {
-        (Some(open), Some(close)) if open < close => value[open + 1..close].trim(),
-        _ => value,
-    };
-    (!id.is_empty() && !id.contains('#') && !id.contains(char::is_whitespace)).then_some(id)
-}
-
-/// The `<id>` tokens of a threading header, without brackets.
-fn header_ids(headers: &[Header], name: &str) -> Vec<String> {
+/// The values of the headers named `name` (case-insensitive), in order.
+fn header_values<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .iter()
-        .filter(|h| {
+        .filter(move |h| {
             h.name
                 .as_deref()
                 .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
         })
         .filter_map(|h| h.value.as_deref())
-        .flat_map(|v| v.split('<').skip(1))
-        .filter_map(|part| part.split_once('>').map(|(id, _)| id.trim().to_string()))
-        .filter(|id| !id.is_empty())
-        .collect()
-}
-
-/// `maya@example.com`, also out of `"Maya" <maya@example.com>`.
-fn bare_address(raw: &str) -> &str {
-    match (raw.rfind('<'), raw.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &raw[open + 1..close],
-        _ => raw,
-    }
-}
-
-/// The sender's `Date` header. RFC 2822 (trailing comments such as `(UTC)`
-/// allowed); also tolerated: an offset with a colon (`-04:00`), a weekday
-/// that does not match the date, RFC 3339.
-fn email_date(raw: &str) -> Option<DateTime<Utc>> {
-    let rfc2822 = |s: &str| DateTime::parse_from_rfc2822(s).ok();
-    let parsed = rfc2822(raw).or_else(|| {
-        let normalized = normalize_date(raw);
-        rfc2822(&normalized).or_else(|| {
-            // A weekday that contradicts the date: trust the date.
-            let (weekday, rest) = normalized.split_once(',')?;
-            weekday
-                .trim()
-                .chars()
-                .all(|c| c.is_ascii_alphabetic())
-                .then(|| rfc2822(rest))
-                .flatten()
-        })
-    });
-    parsed
-        .or_else(|| DateTime::parse_from_rfc3339(raw).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// Drops trailing `(...)` comments and the colon of a trailing `+hh:mm`.
-fn normalize_date(raw: &str) -> String {
-    let mut s = raw.trim();
-    while s.ends_with(')') {
-        match s.rfind('(') {
-            Some(open) => s = s[..open].trim_end(),
-            None => break,
-        }
-    }
-    let mut out = s.to_string();
-    if let Some((head, zone)) = s.rsplit_once(' ') {
-        let b = zone.as_bytes();
-        let colon_offset = b.len() == 6
-            && matches!(b[0], b'+' | b'-')
-            && b[3] == b':'
-            && [1, 2, 4, 5].iter().all(|&i| b[i].is_ascii_digit());
-        if colon_offset {
-            out = format!("{head} {}{}", &zone[..3], &zone[4..]);
-        }
-    }
-    out
-}
-
-/// `Subject: ...` and a blank line, then the text: `TextBody`, else the
-/// `HtmlBody` as plain text, else `StrippedTextReply`.
-fn body_text(mail: &Inbound) -> Option<String> {
-    let text = non_empty(&mail.text_body)
-        .and(mail.text_body.clone())
-        .or_else(|| {
-            mail.html_body
-                .as_deref()
-                .map(html_to_text)
-                .filter(|t| !t.is_empty())
-        })
-        .or_else(|| non_empty(&mail.stripped_text_reply).map(str::to_string));
-    // A folded subject must stay on the first line.
-    let subject =
-        non_empty(&mail.subject).map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "));
-    match (subject, text) {
-        (Some(subject), Some(text)) => Some(format!("Subject: {subject}\n\n{text}")),
-        (Some(subject), None) => Some(format!("Subject: {subject}")),
-        (None, text) => text,
-    }
-}
-
-fn attachments(items: &[InboundAttachment]) -> Vec<Attachment> {
-    items
-        .iter()
-        .map(|a| {
-            let mime_type = non_empty(&a.content_type);
-            let kind = match mime_type
-                .and_then(|m| m.split('/').next())
-                .map(|top| top.trim().to_ascii_lowercase())
-                .as_deref()
-            {
-                Some(top @ ("image" | "video" | "audio")) => top.to_string(),
-                _ => "file".to_string(),
-            };
-            Attachment {
-                kind,
-                mime_type: mime_type.map(str::to_string),
-                filename: non_empty(&a.name).map(str::to_string),
-                ..Attachment::default()
-            }
-        })
-        .collect()
-}
-
-/// Elements whose content is never shown.
-const HIDDEN_ELEMENTS: &[&str] = &["script", "style", "head", "title", "template"];
-
-/// Elements that start on a new line.
-const BLOCK_ELEMENTS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "center",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "pre",
-    "section",
-    "table",
-    "tbody",
-    "tfoot",
-    "thead",
-    "tr",
-    "ul",
-];
-
-/// Plain text of an HTML body, as a reader would see it: tags dropped (and
-/// the content of `<script>`, `<style>`, `<head>`), entities decoded,
-/// whitespace collapsed, line breaks at `<br>` and around blocks, a blank
-/// line around paragraphs, at most one blank line in a row.
-fn html_to_text(html: &str) -> String {
-    let mut out = TextBuilder::default();
-    let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        out.text(&rest[..lt]);
-        let after = &rest[lt + 1..];
-        if let Some(comment) = after.strip_prefix("!--") {
-            rest = comment.find("-->").map_or("", |end| &comment[end + 3..]);
-            continue;
-        }
-        let starts_tag = after
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
-        if !starts_tag {
-            // A bare '<' in text ("a < b").
-            out.text("<");
-            rest = after;
-            continue;
-        }
-        let Some(end) = tag_end(after) else {
-            // An unterminated tag: drop it rather than show markup.
-            rest = "";
-            break;
-        };
-        let tag = &after[..end];
-        rest = &after[end + 1..];
-        let closing = tag.starts_with('/');
-        let name = tag
-            .trim_start_matches('/')
-            .split(|c: char| c.is_ascii_whitespace() || c == '/')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let self_closing = tag.ends_with('/');
-        if !closing && !self_closing && HIDDEN_ELEMENTS.contains(&name.as_str()) {
-            rest = skip_element(rest, &name);
-            continue;
-        }
-        match name.as_str() {
-            "br" => out.line_break(),
-            "p" => out.block_break(2),
-            "td" | "th" => out.space(),
-            n if BLOCK_ELEMENTS.contains(&n) => out.block_break(1),
-            _ => {}
-        }
-    }
-    out.text(rest);
-    out.finish()
-}
-
-/// Index of the `>` that ends the tag starting `s` (quoted attribute values
-/// may contain `>`).
-fn tag_end(s: &str) -> Option<usize> {
-    let mut quote = None;
-    for (i, b) in s.bytes().enumerate() {
-        match (quote, b) {
-            (None, b'"' | b'\'') => quote = Some(b),
-            (Some(q), _) if b == q => quote = None,
-            (None, b'>') => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// What follows `</name>` (case-insensitive), or nothing when it is missing.
-fn skip_element<'a>(s: &'a str, name: &str) -> &'a str {
-    let closing = format!("</{name}");
-    // ASCII lowercasing keeps byte offsets.
-    let lower = s.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(found) = lower[from..].find(&closing) {
-        let start = from + found;
-        let after = start + closing.len();
-        // `</styles>` does not close `<style>`.
-        let boundary = lower[after..]
-            .chars()
-            .next()
-            .is_none_or(|c| c == '>' || c == '/' || c.is_ascii_whitespace());
-        if boundary {
-            return s[after..].find('>').map_or("", |gt| &s[after + gt + 1..]);
-        }
-        from = after;
-    }
-    ""
-}
-
-/// Accumulates text with HTML's whitespace rules.
-#[derive(Default)]
-struct TextBuilder {
-    out: String,
-    pending_space: bool,
-}
-
-impl TextBuilder {
-    /// A text node: entities decoded, runs of whitespace become one space.
-    fn text(&mut self, raw: &str) {
-        for c in decode_entities(raw).chars() {
-            if c.is_whitespace() {
-                self.pending_space = true;
-            } else {
-                if self.pending_space && !self.out.is_empty() && !self.out.ends_with('\n') {
-                    self.out.push(' ');
-                }
-                self.pending_space = false;
-                self.out.push(c);
-            }
-        }
-    }
-
-    fn space(&mut self) {
-        self.pending_space = true;
-    }
-
-    fn line_break(&mut self) {
-        self.out.push('\n');
-        self.pending_space = false;
-    }
-
-    /// Ends the current line, then makes sure `newlines` line breaks
-    /// separate what follows from the text so far.
-    fn block_break(&mut self, newlines: usize) {
-        self.pending_space = false;
-        if self.out.is_empty() {
-            return;
-        }
-        let have = self.out.len() - self.out.trim_end_matches('\n').len();
-        for _ in have..newlines {
-            self.out.push('\n');
-        }
-    }
-
-    /// The text, with at most one blank line in a row and no blank edges.
-    fn finish(self) -> String {
-        let mut text = String::with_capacity(self.out.len());
-        let mut newlines = 0;
-        for c in self.out.chars() {
-            if c == '\n' {
-                newlines += 1;
-                if newlines <= 2 {
-                    text.push(c);
-                }
-            } else {
-                newlines = 0;
-                text.push(c);
-            }
-        }
-        text.trim().to_string()
-    }
-}
-
-/// Decodes `&amp; &lt; &gt; &quot; &apos; &nbsp;` and numeric references
-/// (`&#39;`, `&#x27;`) in one pass, so `&amp;lt;` stays `&lt;`. Anything
-/// else is kept as written. `&nbsp;` becomes a plain space.
-fn decode_entities(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        // Entity names are short; a ';' further away is something else.
-        let decoded = after
-            .char_indices()
-            .take(12)
-            .find(|&(_, c)| c == ';')
-            .and_then(|(semi, _)| Some((entity(&after[..semi])?, semi)));
-        match decoded {
-            Some((c, semi)) => {
-                out.push(c);
-                rest = &after[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn entity(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        "nbsp" => Some(' '),
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let code = match number.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse::<u32>().ok()?,
-            };
-            match char::from_u32(code)? {
-                '\0' => None,
-                '\u{a0}' => Some(' '),
-                c => Some(c),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::identity::IdentityKind;
-    use chrono::TimeZone;
+    use crate::model::Attachment;
+    use chrono::{TimeZone, Utc};
     use serde_json::{Value, json};
 
     const INBOUND: &[u8] = include_bytes!("../../../tests/fixtures/postmark/inbound.json");
@@ -635,16 +284,19 @@ mod tests {
         assert_eq!(m.message.direction, Direction::Inbound);
         assert_eq!(m.message.author, Author::Customer);
         let body = m.message.body.as_deref().unwrap();
-        assert!(
-            body.starts_with(
-                "Subject: Re: Your balayage appointment on Saturday\n\nThanks! Can I rebook?\n\n\
-Same again in about 8 weeks would be perfect — maybe a Saturday afternoon?\n\nMaya\n"
-            ),
-            "{body}"
+        // The reply only: the quoted history is in full_body.
+        assert_eq!(
+            body,
+            "Subject: Re: Your balayage appointment on Saturday\n\nThanks! Can I rebook?\n\n\
+Same again in about 8 weeks would be perfect — maybe a Saturday afternoon?\n\nMaya"
         );
+        let full = m.message.full_body.as_deref().unwrap();
+        assert!(full.starts_with(body), "{full}");
         assert!(
-            body.contains("> balayage."),
-            "TextBody is kept whole: {body}"
+            full.ends_with(
+                "> balayage. Reply to this email any time to book your next appointment."
+            ),
+            "TextBody is kept whole in full_body: {full}"
         );
         assert_eq!(m.message.status, None);
         assert!(!m.message.deleted);
@@ -714,77 +366,22 @@ Same again in about 8 weeks would be perfect — maybe a Saturday afternoon?\n\n
             m.insert("Subject".into(), json!(""));
         });
         let m = one_message(&body);
+        // Gmail's quote div is history: the body is the reply above it.
         assert_eq!(
             m.message.body.as_deref(),
+            Some(
+                "Thanks! Can I rebook?\n\n\
+Same again in about 8 weeks would be perfect — maybe a Saturday afternoon?\n\nMaya"
+            )
+        );
+        assert_eq!(
+            m.message.full_body.as_deref(),
             Some(
                 "Thanks! Can I rebook?\n\n\
 Same again in about 8 weeks would be perfect — maybe a Saturday afternoon?\n\nMaya\n\n\
 On Sun, 25 Oct 2026 at 09:00, Lumière Hair Studio <hello@lumierehair.example> wrote:\n\
 Hi Maya, thank you for visiting us yesterday!"
             )
-        );
-    }
-
-    #[test]
-    fn html_to_text_cases() {
-        let cases = [
-            ("<p>One</p><p>Two</p>", "One\n\nTwo"),
-            ("<div>A</div><div>B</div>", "A\nB"),
-            ("a<br>b<br/><br />c", "a\nb\n\nc"),
-            ("  lots \n of\t\tspace  ", "lots of space"),
-            ("x&nbsp;&nbsp;y", "x y"),
-            (
-                "&lt;b&gt; &amp; &quot;q&quot; &#39;s&#39; &apos; &#x2014; &#8212;",
-                "<b> & \"q\" 's' ' — —",
-            ),
-            ("&amp;lt; stays", "&lt; stays"),
-            (
-                "&unknown; &amp &#xZZ; &#0; & alone",
-                "&unknown; &amp &#xZZ; &#0; & alone",
-            ),
-            ("a < b > c", "a < b > c"),
-            (
-                "<html><head><title>T</title><style>p{color:red}</style></head>\
-<body><script type=\"x\">alert('<p>')</script>Hi</body></html>",
-                "Hi",
-            ),
-            ("<STYLE>x</Style >after", "after"),
-            ("<style>a</styles>b</style>c", "c"),
-            ("<!-- hidden <b> -->shown<!-- open", "shown"),
-            ("<a href=\"x>y\" title='>'>link</a> text", "link text"),
-            (
-                "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>",
-                "a b\nc",
-            ),
-            ("<ul><li>one</li><li>two</li></ul>", "one\ntwo"),
-            ("br<br><br><br><br>many", "br\n\nmany"),
-            ("before<span unterminated", "before"),
-            ("<b>bo</b>ld", "bold"),
-            ("", ""),
-            ("<p> </p>", ""),
-            ("<!DOCTYPE html><p>é ✂️</p>", "é ✂️"),
-        ];
-        for (html, want) in cases {
-            assert_eq!(html_to_text(html), want, "{html}");
-        }
-    }
-
-    #[test]
-    fn truncated_input_never_panics() {
-        let html =
-            "<p a='>é'>ü&#x1F600;&amp</p><STYLE>é</STYLE é><!--é-->\u{2014}<br/é>&#99999999;<";
-        let date = "Sun, 25 Oct 2026 20:40:58 +01:00 (é)";
-        for (i, _) in html.char_indices() {
-            html_to_text(&html[..i]);
-            html_to_text(&html[i..]);
-        }
-        for (i, _) in date.char_indices() {
-            email_date(&date[..i]);
-            email_date(&date[i..]);
-        }
-        assert_eq!(
-            html_to_text(html),
-            "ü\u{1F600}&amp\n\n\u{2014}\n&#99999999;<"
         );
     }
 
@@ -870,7 +467,8 @@ Hi Maya, thank you for visiting us yesterday!"
         assert_eq!(
             summary,
             [
-                ("video", Some("clip.MOV"), Some("Video/quicktime")),
+                // MIME types are case-insensitive: stored in one (lower) case.
+                ("video", Some("clip.MOV"), Some("video/quicktime")),
                 ("audio", Some("note.m4a"), Some("audio/mp4")),
                 ("file", Some("invoice.pdf"), Some("application/pdf")),
                 ("file", None, None),
@@ -942,6 +540,40 @@ Hi Maya, thank you for visiting us yesterday!"
             postmark,
             "'#' would break storage keys"
         );
+        // The rule SES applies too: printable ASCII, at most 250 bytes.
+        let long = format!("<{}@example.com>", "x".repeat(300));
+        for id in [long.as_str(), "<caf\u{e9}@example.com>", "<a\u{1}b@c>"] {
+            assert_eq!(
+                with_headers(json!([{"Name": "Message-ID", "Value": id}])),
+                postmark,
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_thread_ids_are_dropped() {
+        let mut mail = fixture();
+        mail["Headers"] = json!([
+            {"Name": "Message-ID", "Value": "<bad#id@x>"},
+            {"Name": "In-Reply-To", "Value": "<a#1@x>"},
+            {"Name": "References", "Value": "<ok@x> <a b@x> <a#1@x>"}
+        ]);
+        let m = one_message(&serde_json::to_vec(&mail).unwrap());
+        let thread = m.message.thread.unwrap();
+        assert_eq!(thread.message_id, None);
+        assert!(thread.in_reply_to.is_empty(), "{thread:?}");
+        assert_eq!(thread.references, ["ok@x"]);
+    }
+
+    #[test]
+    fn postmark_ids_that_would_break_keys_are_refused() {
+        for id in ["a b", "x".repeat(300).as_str(), "a\tb"] {
+            let e = err(&edited(|m| {
+                m.insert("MessageID".into(), json!(id));
+            }));
+            assert_eq!(e.field, "MessageID", "{id}");
+        }
     }
 
     #[test]
@@ -1008,9 +640,13 @@ Hi Maya, thank you for visiting us yesterday!"
         }));
         assert_eq!(e.field, "From");
         let e = err(&edited(|m| {
-            m.insert("FromFull".into(), json!({"Email": "not an address"}));
+            m.insert(
+                "FromFull".into(),
+                json!({"Email": "maya.lopez.example.com"}),
+            );
         }));
         assert_eq!(e.field, "FromFull.Email");
+        assert!(!e.detail.contains("maya"), "no address in errors: {e}");
         let e = err(&edited(|m| {
             m.remove("FromFull");
             m.insert("From".into(), json!("nobody"));

@@ -7,33 +7,36 @@
 //! `content` is the raw MIME message (base64 when the action's encoding is
 //! `BASE64`, else UTF-8 text).
 //!
-//! Conventions for the canonical message:
-//! * `provider_message_id` is the RFC 5322 `Message-ID` without `<>`, so the
-//!   same mail seen through another provider (Postmark) is the same message;
-//!   SES's own `mail.messageId` when the header is missing, longer than 255
-//!   bytes or not printable ASCII.
+//! Conventions for the canonical message (shared with Postmark's adapter:
+//! see [`super::email`]):
+//! * `provider_message_id` is the RFC 5322 `Message-ID` without `<>`, so a
+//!   redelivery, or the same mail received twice, is one message; SES's own
+//!   `mail.messageId` when the header is missing or not an acceptable id
+//!   ([`email::message_id`]). The provider is part of the stored key, so a
+//!   mail that reached the tenant through both SES and Postmark is two
+//!   messages, one per connection.
 //! * `occurred_at` is `mail.timestamp` (when SES received the mail). The
 //!   sender's `Date` header is the sender's clock and is not used.
 //! * [`Message`] has no subject field, so a non-empty subject is the first line
 //!   of the body: `"Subject: <subject>\n\n<text>"` (just `"Subject: <subject>"`
-//!   when there is no text). The Postmark adapter follows the same convention.
-//! * The body is the first text/plain part, else the first HTML part
-//!   converted to text; line endings become `\n`. Quoted replies are kept.
+//!   when there is no text).
+//! * The text is the first text/plain part, else the first HTML part
+//!   converted to text; line endings become `\n`. `body` is the reply
+//!   without the quoted history below it; `full_body` keeps the whole text
+//!   when that differs.
 //! * Attachments are metadata only (kind, file name, MIME type), never content.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use mail_parser::{HeaderValue, MessageParser, MimeHeaders as _};
+use mail_parser::{MessageParser, MimeHeaders as _, PartType};
 use serde::Deserialize;
 
+use super::email::{self, EmailText};
 use super::sns::{name_missing_field, parse_envelope};
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, from_json};
 use crate::identity::Identity;
 use crate::model::{Attachment, Author, Channel, Direction, EmailThread, Message, Provider};
-
-/// Longest RFC `Message-ID` used as the provider id (real ones are < 100).
-const MAX_MESSAGE_ID_LEN: usize = 255;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -77,15 +80,18 @@ pub struct ParsedEmail {
     /// `To` addresses, as written.
     pub to: Vec<String>,
     pub subject: Option<String>,
-    /// RFC `Message-ID` without `<>`.
+    /// RFC `Message-ID` without `<>`, when acceptable ([`email::message_id`]).
     pub message_id: Option<String>,
-    /// `In-Reply-To` ids without `<>` (for threading to our outbound mail).
+    /// Acceptable `In-Reply-To` ids without `<>` (for threading to our
+    /// outbound mail).
     pub in_reply_to: Vec<String>,
-    /// `References` ids without `<>`, oldest first.
+    /// Acceptable `References` ids without `<>`, oldest first.
     pub references: Vec<String>,
     /// The text body (HTML converted when there is no text part), `\n` line
     /// endings, trimmed; `None` when empty.
     pub text: Option<String>,
+    /// `text` without the quoted history below the reply.
+    pub reply: Option<String>,
     /// Metadata of the attachments; their content is never kept.
     pub attachments: Vec<Attachment>,
 }
@@ -149,6 +155,13 @@ pub fn parse(body: &[u8], _ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Pa
         .as_deref()
         .filter(|id| !id.trim().is_empty())
         .ok_or_else(|| ParseError::new("Message.mail.messageId", "missing"))?;
+    // SES's id is the fallback key: held to the rule for RFC ids.
+    if !email::is_acceptable(ses_message_id) {
+        return Err(ParseError::new(
+            "Message.mail.messageId",
+            "not an id (printable ASCII without '#', at most 250 bytes)",
+        ));
+    }
 
     let action = ses.receipt.as_ref().and_then(|r| r.action.as_ref());
     let raw = raw_content(ses.content.as_deref(), action)?;
@@ -207,11 +220,7 @@ pub fn parse_mime(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .map(str::to_string);
-    let from_name = from
-        .and_then(|a| a.name())
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_string);
+    let from_name = email::display_name(from.and_then(|a| a.name()));
     let to = parsed
         .to()
         .map(|list| {
@@ -221,42 +230,34 @@ pub fn parse_mime(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
                 .collect()
         })
         .unwrap_or_default();
-    let subject = parsed
-        .subject()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    let subject = parsed.subject().and_then(email::subject);
+    // The raw header values, read by the same rules as Postmark's headers.
+    let headers = |name: &'static str| {
+        parsed
+            .headers_raw()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    };
+    let message_id = headers("Message-ID")
+        .next()
+        .and_then(email::message_id)
         .map(str::to_string);
-    let message_id = parsed
-        .message_id()
-        .map(|id| id.trim().trim_start_matches('<').trim_end_matches('>'))
-        .filter(|id| !id.is_empty())
-        .map(str::to_string);
-    let text = parsed
-        .body_text(0)
-        .map(|t| t.replace("\r\n", "\n").trim().to_string())
-        .filter(|t| !t.is_empty());
+    // The first inline body part: text/plain, or HTML when that is all
+    // there is (mail-parser's own HTML conversion is not used, so both
+    // adapters convert alike).
+    let text = match parsed.text_part(0).map(|part| &part.body) {
+        Some(PartType::Text(plain)) => email::email_text(Some(plain), None),
+        Some(PartType::Html(html)) => email::email_text(None, Some(html)),
+        _ => EmailText::default(),
+    };
     let attachments = parsed
         .attachments()
         .map(|part| {
-            let content_type = part.content_type();
-            let mime_type = content_type.map(|ct| match ct.subtype() {
-                Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-                None => ct.ctype().to_ascii_lowercase(),
+            let mime_type = part.content_type().map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
             });
-            let kind = match content_type.map(|ct| ct.ctype().to_ascii_lowercase()) {
-                Some(t) if matches!(t.as_str(), "image" | "video" | "audio") => t,
-                _ => "file".to_string(),
-            };
-            Attachment {
-                kind,
-                mime_type,
-                filename: part
-                    .attachment_name()
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string),
-                ..Attachment::default()
-            }
+            email::attachment(part.attachment_name(), mime_type.as_deref())
         })
         .collect();
 
@@ -266,42 +267,27 @@ pub fn parse_mime(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         to,
         subject,
         message_id,
-        in_reply_to: message_ids(parsed.in_reply_to()),
-        references: message_ids(parsed.references()),
-        text,
+        in_reply_to: email::thread_ids(headers("In-Reply-To")),
+        references: email::thread_ids(headers("References")),
+        text: text.full,
+        reply: text.reply,
         attachments,
     })
-}
-
-fn message_ids(value: &HeaderValue) -> Vec<String> {
-    let ids: Vec<&str> = match value {
-        HeaderValue::Text(id) => vec![id.as_ref()],
-        HeaderValue::TextList(ids) => ids.iter().map(|id| id.as_ref()).collect(),
-        _ => Vec::new(),
-    };
-    ids.into_iter()
-        .map(|id| id.trim().trim_start_matches('<').trim_end_matches('>'))
-        .filter(|id| !id.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The canonical inbound message for a parsed e-mail that SES received at
 /// `received_at` under its id `ses_message_id`. The customer is the `From`
 /// address, else the envelope sender (`mail.source`) when it is an address.
 pub fn incoming_message(
-    email: &ParsedEmail,
+    parsed: &ParsedEmail,
     ses_message_id: &str,
     received_at: DateTime<Utc>,
     envelope_sender: Option<&str>,
 ) -> Result<IncomingMessage, ParseError> {
-    let customer = match email.from_address.as_deref() {
-        Some(from) => Identity::email(from)
-            .map_err(|e| ParseError::new("Message.content.From", e.to_string()))?,
+    let customer = match parsed.from_address.as_deref() {
+        Some(from) => email::customer(from, "Message.content.From")?,
         None => envelope_sender
-            .and_then(|s| {
-                Identity::email(s.trim().trim_start_matches('<').trim_end_matches('>')).ok()
-            })
+            .and_then(|s| Identity::email(email::bare_address(s)).ok())
             .ok_or_else(|| {
                 ParseError::new(
                     "Message.content.From",
@@ -309,53 +295,42 @@ pub fn incoming_message(
                 )
             })?,
     };
+    let text = EmailText {
+        full: parsed.text.clone(),
+        reply: parsed.reply.clone(),
+    };
+    let (body, full_body) = email::bodies(parsed.subject.as_deref(), &text);
     Ok(IncomingMessage {
         provider: Provider::Ses,
-        provider_message_id: email
+        provider_message_id: parsed
             .message_id
             .as_deref()
-            .filter(|id| usable_message_id(id))
             .unwrap_or(ses_message_id)
             .to_string(),
         channel: Channel::Email,
         customer,
-        customer_name: email.from_name.clone(),
+        customer_name: parsed.from_name.clone(),
         linked_identities: Vec::new(),
         occurred_at: received_at,
         message: Message {
             direction: Direction::Inbound,
             author: Author::Customer,
-            body: body_with_subject(email.subject.as_deref(), email.text.as_deref()),
-            attachments: email.attachments.clone(),
+            body,
+            full_body,
+            attachments: parsed.attachments.clone(),
             status: None,
             status_at: None,
             status_error: None,
             deleted: false,
             source: None,
             thread: Some(EmailThread {
-                message_id: email.message_id.clone(),
-                in_reply_to: email.in_reply_to.clone(),
-                references: email.references.clone(),
-                subject: email.subject.clone(),
+                message_id: parsed.message_id.clone(),
+                in_reply_to: parsed.in_reply_to.clone(),
+                references: parsed.references.clone(),
+                subject: parsed.subject.clone(),
             }),
         },
     })
-}
-
-/// A sender-chosen `Message-ID` becomes part of a storage key: refuse
-/// oversized or odd ones (SES's id is used instead).
-fn usable_message_id(id: &str) -> bool {
-    id.len() <= MAX_MESSAGE_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// `"Subject: <subject>\n\n<text>"`, see the module doc.
-fn body_with_subject(subject: Option<&str>, text: Option<&str>) -> Option<String> {
-    match (subject, text) {
-        (Some(s), Some(t)) => Some(format!("Subject: {s}\n\n{t}")),
-        (Some(s), None) => Some(format!("Subject: {s}")),
-        (None, Some(t)) => Some(t.to_string()),
-        (None, None) => None,
-    }
 }
 
 #[cfg(test)]
@@ -434,18 +409,19 @@ mod tests {
         assert_eq!(m.message.direction, Direction::Inbound);
         assert_eq!(m.message.author, Author::Customer);
         let body = m.message.body.unwrap();
-        assert!(
-            body.starts_with(
-                "Subject: Re: Your balayage appointment on Saturday\n\n\
-                 Thanks! Can I rebook?\n\n\
-                 Same again in about 8 weeks would be perfect \u{2014} maybe a Saturday afternoon?\n\n\
-                 Maya\n"
-            ),
-            "{body}"
+        // The reply only: the quoted history is in full_body.
+        assert_eq!(
+            body,
+            "Subject: Re: Your balayage appointment on Saturday\n\n\
+             Thanks! Can I rebook?\n\n\
+             Same again in about 8 weeks would be perfect \u{2014} maybe a Saturday afternoon?\n\n\
+             Maya"
         );
+        let full = m.message.full_body.as_deref().unwrap();
+        assert!(full.starts_with(&body), "{full}");
         // Soft line breaks and UTF-8 from quoted-printable are decoded.
-        assert!(body.contains("On Sun, 25 Oct 2026 at 09:00, Lumi\u{e8}re Hair Studio <hello@lumierehair.example> wrote:"));
-        assert!(!body.contains('\r'));
+        assert!(full.contains("On Sun, 25 Oct 2026 at 09:00, Lumi\u{e8}re Hair Studio <hello@lumierehair.example> wrote:"));
+        assert!(!full.contains('\r'));
         assert!(!body.contains("<div"));
         assert_eq!(
             m.message.attachments,
@@ -546,12 +522,13 @@ mod tests {
         let html_only = format!("{}{}", &raw[..start], &raw[end..]);
         let email = parse_mime(html_only.as_bytes()).unwrap();
         let text = email.text.unwrap();
-        // mail-parser's HTML to text: one line per block, entities decoded.
+        // The HTML conversion Postmark's adapter uses (it was mail-parser's,
+        // which kept no blank lines and disagreed with Postmark's).
         assert_eq!(
             text,
-            "Thanks! Can I rebook?\n\
-             Same again in about 8 weeks would be perfect \u{2014} maybe a Saturday afternoon?\n\
-             Maya\n\
+            "Thanks! Can I rebook?\n\n\
+             Same again in about 8 weeks would be perfect \u{2014} maybe a Saturday afternoon?\n\n\
+             Maya\n\n\
              On Sun, 25 Oct 2026 at 09:00, Lumi\u{e8}re Hair Studio <hello@lumierehair.example> wrote:\n\
              Hi Maya, thank you for visiting us yesterday!"
         );
@@ -631,14 +608,32 @@ mod tests {
     #[test]
     fn odd_message_ids_fall_back_to_the_ses_id() {
         let long = format!("<{}@example.com>", "x".repeat(300));
-        for id in [long.as_str(), "<a b@example.com>", "<>"] {
+        // The rule Postmark applies too: '#' would break storage keys.
+        for id in [
+            long.as_str(),
+            "<a b@example.com>",
+            "<>",
+            "<a#b@example.com>",
+        ] {
             let mime = format!("From: a@example.com\r\nMessage-ID: {id}\r\n\r\nhi\r\n");
             let m = only_message(parse(&with_mime(&mime), &ctx()).unwrap());
             assert_eq!(
                 m.provider_message_id, "8t3kq9v0m2b7c1n5x4z6l8p0r2f4h6j8d0s2a4g6",
                 "{id}"
             );
+            assert_eq!(m.message.thread.unwrap().message_id, None, "{id}");
         }
+    }
+
+    #[test]
+    fn unusable_thread_ids_are_dropped() {
+        let mime = "From: a@example.com\r\nMessage-ID: <ok@x>\r\nIn-Reply-To: <a#1@x>\r\n\
+            References: <ok@x> <a#1@x>\r\n <b@x>\r\n\r\nhi\r\n";
+        let m = only_message(parse(&with_mime(mime), &ctx()).unwrap());
+        let thread = m.message.thread.unwrap();
+        assert_eq!(thread.message_id.as_deref(), Some("ok@x"));
+        assert!(thread.in_reply_to.is_empty(), "{thread:?}");
+        assert_eq!(thread.references, ["ok@x", "b@x"]);
     }
 
     #[test]
@@ -676,6 +671,25 @@ mod tests {
             parse(&body, &ctx()).unwrap_err().field,
             "Message.content.From"
         );
+    }
+
+    #[test]
+    fn html_drops_scripts_and_styles() {
+        let mime = "From: a@example.com\r\nContent-Type: text/html\r\n\r\n\
+            <style>p{color:red}</style><div>A</div><div>B<script>x()</script></div>\r\n";
+        let m = only_message(parse(&with_mime(mime), &ctx()).unwrap());
+        assert_eq!(m.message.body.as_deref(), Some("A\nB"));
+    }
+
+    #[test]
+    fn sender_errors_do_not_repeat_the_address() {
+        let body = with_ses(|s| {
+            s["receipt"]["action"]["encoding"] = "UTF8".into();
+            s["content"] = "From: Maya <maya@localhost>\r\n\r\nhi\r\n".into();
+        });
+        let err = parse(&body, &ctx()).unwrap_err();
+        assert_eq!(err.field, "Message.content.From");
+        assert!(!err.detail.contains("maya"), "{err}");
     }
 
     #[test]

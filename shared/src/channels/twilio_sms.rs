@@ -5,6 +5,7 @@
 //! The payloads carry no event time, so every event is dated when the
 //! webhook reached us (`RawDlrDoneDate` is carrier-local without a timezone).
 
+use super::attachment::kind_for_mime;
 use super::form::Form;
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, StatusUpdate};
 use crate::identity::Identity;
@@ -66,6 +67,7 @@ fn inbound(form: &Form, ctx: &ParseContext) -> Result<CanonicalEvent, ParseError
                 .get("Body")
                 .filter(|b| !b.is_empty())
                 .map(str::to_string),
+            full_body: None,
             attachments: attachments(form)?,
             status: None,
             status_at: None,
@@ -95,16 +97,8 @@ fn attachments(form: &Form) -> Result<Vec<Attachment>, ParseError> {
             ParseError::new(url_field.as_str(), format!("missing (NumMedia is {count})"))
         })?;
         let mime_type = form.non_empty(&format!("MediaContentType{n}"));
-        let kind = match mime_type
-            .and_then(|m| m.split('/').next())
-            .map(|top| top.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            Some(top @ ("image" | "video" | "audio")) => top.to_string(),
-            _ => "file".to_string(),
-        };
         attachments.push(Attachment {
-            kind,
+            kind: kind_for_mime(mime_type).to_string(),
             url: Some(url.to_string()),
             mime_type: mime_type.map(str::to_string),
             ..Attachment::default()

@@ -288,6 +288,7 @@ fn message_event(
             direction,
             author,
             body,
+            full_body: None,
             attachments,
             // An outbound message exists at the provider, so it was at least sent.
             status: (direction == Direction::Outbound).then_some(DeliveryStatus::Sent),

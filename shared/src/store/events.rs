@@ -142,6 +142,7 @@ fn parked_expiry() -> i64 {
 /// What a deleted message keeps: that it existed, when, and who sent it.
 fn erase(message: &mut crate::model::Message) {
     message.body = None;
+    message.full_body = None;
     message.attachments.clear();
     message.deleted = true;
 }

@@ -526,6 +526,7 @@ fn history(n: usize, seed: u64) -> Result<Vec<TimelineEvent>, BoxError> {
                     direction: Direction::Inbound,
                     author: Author::Customer,
                     body: Some(body),
+                    full_body: None,
                     attachments: Vec::new(),
                     status: None,
                     status_at: None,
@@ -545,6 +546,7 @@ fn history(n: usize, seed: u64) -> Result<Vec<TimelineEvent>, BoxError> {
                         }
                     },
                     body: Some(outbound_body(&mut rng)),
+                    full_body: None,
                     attachments: Vec::new(),
                     status: Some(if rng.percent(70) {
                         DeliveryStatus::Read
