@@ -1,8 +1,9 @@
 //! SNS signing certificates, fetched only from AWS's SNS hosts over HTTPS and
 //! cached for the life of the Lambda instance; also confirms subscriptions.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
@@ -17,6 +18,16 @@ use crate::channels::sns;
 /// A certificate is a few KiB; anything bigger is not one.
 const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
 
+/// SNS signs with one certificate per region, rotated rarely, so an instance
+/// sees one or two; the cap keeps a long-lived instance's memory bounded
+/// whatever URLs the signed messages name.
+pub const MAX_CACHED_CERTIFICATES: usize = 8;
+
+/// Connecting, the TLS handshake and the whole response together: a host
+/// that stops answering must not hold the webhook until API Gateway's 30 s
+/// (SNS then retries the delivery).
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Error)]
 pub enum CertificateError {
     #[error("{0} is not an AWS SNS URL")]
@@ -29,7 +40,8 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 pub struct SnsCertificates {
     client: OnceLock<Result<HttpsClient, String>>,
-    cache: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    cache: Mutex<Cache>,
+    timeout: Duration,
     /// Tests serve certificates from a local endpoint: URLs that pass the
     /// AWS host check are fetched from `override_base` + their path instead.
     override_base: Option<String>,
@@ -48,21 +60,27 @@ impl SnsCertificates {
     pub fn new(override_base: Option<String>) -> Self {
         Self {
             client: OnceLock::new(),
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
+            timeout: FETCH_TIMEOUT,
             override_base,
         }
+    }
+
+    /// The same, giving up on a fetch after `timeout` instead of [`FETCH_TIMEOUT`].
+    pub fn with_fetch_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
     }
 
     pub async fn certificate(&self, url: &str) -> Result<Arc<Vec<u8>>, CertificateError> {
         if !sns::cert_url_is_trusted(url) {
             return Err(CertificateError::Untrusted(url.to_string()));
         }
-        if let Some(pem) = self.cache.lock().ok().and_then(|c| c.get(url).cloned()) {
+        if let Some(pem) = self.cache.lock().ok().and_then(|mut c| c.get(url)) {
             return Ok(pem);
         }
         let pem = Arc::new(self.get(url).await?);
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(url.to_string(), pem.clone());
+            cache.insert(url, pem.clone());
         }
         Ok(pem)
     }
@@ -99,15 +117,45 @@ impl SnsCertificates {
         let uri: http::Uri = target
             .parse()
             .map_err(|e: http::uri::InvalidUri| fail(e.to_string()))?;
-        let response = client.get(uri).await.map_err(|e| fail(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(fail(format!("status {}", response.status())));
-        }
-        let body = Limited::new(response.into_body(), MAX_CERTIFICATE_BYTES)
-            .collect()
+        let fetch = async {
+            let response = client.get(uri).await.map_err(|e| fail(e.to_string()))?;
+            if !response.status().is_success() {
+                return Err(fail(format!("status {}", response.status())));
+            }
+            let body = Limited::new(response.into_body(), MAX_CERTIFICATE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(body.to_bytes().to_vec())
+        };
+        tokio::time::timeout(self.timeout, fetch)
             .await
-            .map_err(|e| fail(e.to_string()))?;
-        Ok(body.to_bytes().to_vec())
+            .map_err(|_| fail(format!("no answer within {:?}", self.timeout)))?
+    }
+}
+
+/// Certificates by URL, least recently used first. A handful of entries:
+/// a scan is cheaper than hashing, and eviction needs the order anyway.
+#[derive(Default)]
+struct Cache {
+    entries: VecDeque<(String, Arc<Vec<u8>>)>,
+}
+
+impl Cache {
+    fn get(&mut self, url: &str) -> Option<Arc<Vec<u8>>> {
+        let at = self.entries.iter().position(|(u, _)| u == url)?;
+        let entry = self.entries.remove(at)?;
+        let pem = entry.1.clone();
+        self.entries.push_back(entry);
+        Some(pem)
+    }
+
+    fn insert(&mut self, url: &str, pem: Arc<Vec<u8>>) {
+        self.entries.retain(|(u, _)| u != url);
+        while self.entries.len() >= MAX_CACHED_CERTIFICATES {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((url.to_string(), pem));
     }
 }
 
@@ -125,6 +173,107 @@ fn build_client() -> Result<HttpsClient, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn cert_url(n: usize) -> String {
+        format!("https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-{n}.pem")
+    }
+
+    /// A local HTTP server that answers every request with `pem` (or never
+    /// answers when `silent`), counting connections.
+    async fn local_host(silent: bool) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request).await;
+                    if silent {
+                        // Holds the connection open and says nothing.
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        return;
+                    }
+                    let pem = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{pem}",
+                        pem.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        (base, connections)
+    }
+
+    #[tokio::test]
+    async fn the_cache_keeps_a_bounded_number_of_certificates() {
+        let (base, connections) = local_host(false).await;
+        let certificates = SnsCertificates::new(Some(base));
+        for n in 0..3 * MAX_CACHED_CERTIFICATES {
+            certificates.certificate(&cert_url(n)).await.unwrap();
+            // The first one stays in use, so it stays cached.
+            certificates.certificate(&cert_url(0)).await.unwrap();
+        }
+        let cached = certificates.cache.lock().unwrap().entries.len();
+        assert_eq!(cached, MAX_CACHED_CERTIFICATES);
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            3 * MAX_CACHED_CERTIFICATES
+        );
+        // The most recent ones are served from the cache, an evicted one is fetched again.
+        let last = 3 * MAX_CACHED_CERTIFICATES - 1;
+        certificates.certificate(&cert_url(last)).await.unwrap();
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            3 * MAX_CACHED_CERTIFICATES
+        );
+        certificates.certificate(&cert_url(1)).await.unwrap();
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            3 * MAX_CACHED_CERTIFICATES + 1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_that_never_answers_times_out() {
+        let (base, connections) = local_host(true).await;
+        let certificates =
+            SnsCertificates::new(Some(base)).with_fetch_timeout(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        // The outer limit only keeps a regression from hanging the suite.
+        let result = tokio::time::timeout(
+            Duration::from_secs(20),
+            certificates.certificate(&cert_url(0)),
+        )
+        .await
+        .expect("the fetch gave up by itself");
+        assert!(
+            matches!(&result, Err(CertificateError::Fetch { detail, .. }) if detail.contains("no answer")),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            certificates.cache.lock().unwrap().entries.len(),
+            0,
+            "failures are not cached"
+        );
+        let confirm = certificates
+            .confirm_subscription(
+                "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=x&Token=y",
+            )
+            .await;
+        assert!(
+            matches!(confirm, Err(CertificateError::Fetch { .. })),
+            "{confirm:?}"
+        );
+    }
 
     #[tokio::test]
     async fn refuses_anything_but_aws_sns_hosts_before_any_request() {

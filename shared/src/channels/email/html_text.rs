@@ -290,12 +290,12 @@ impl Layout {
     }
 
     fn quote_end(&mut self, name: &[u8]) {
-        if let QuoteState::Inside { at, tag, depth } = &mut self.quote {
-            if tag.as_slice() == name {
-                *depth -= 1;
-                if *depth == 0 {
-                    self.quote = QuoteState::Closed { at: *at };
-                }
+        if let QuoteState::Inside { at, tag, depth } = &mut self.quote
+            && tag.as_slice() == name
+        {
+            *depth = depth.saturating_sub(1);
+            if *depth == 0 {
+                self.quote = QuoteState::Closed { at: *at };
             }
         }
     }
