@@ -23,6 +23,19 @@ const HIDDEN_RAW_TEXT: &[&[u8]] = &[
     b"noscript",
 ];
 
+/// What `<head>` may hold; any other element, or text, ends it (as in a
+/// browser), so a head left open does not hide the mail.
+const HEAD_CONTENT: &[&[u8]] = &[
+    b"base",
+    b"link",
+    b"meta",
+    b"noscript",
+    b"script",
+    b"style",
+    b"template",
+    b"title",
+];
+
 /// Elements that start on a new line.
 const BLOCK_ELEMENTS: &[&[u8]] = &[
     b"address",
@@ -184,6 +197,13 @@ impl Layout {
             CallbackEvent::CloseStartTag { self_closing } => self.start_tag(self_closing),
             CallbackEvent::EndTag { name } => self.end_tag(name),
             CallbackEvent::String { value } => {
+                if self.in_head
+                    && !self.in_raw_hidden
+                    && self.templates == 0
+                    && !value.iter().all(u8::is_ascii_whitespace)
+                {
+                    self.in_head = false;
+                }
                 if !self.hidden() {
                     let text = String::from_utf8_lossy(value);
                     if self.out.text(&text) {
@@ -205,8 +225,8 @@ impl Layout {
         }
         match name.as_slice() {
             b"head" if !self_closing => self.in_head = true,
-            b"body" => self.in_head = false,
             b"template" if !self_closing => self.templates += 1,
+            other if !HEAD_CONTENT.contains(&other) => self.in_head = false,
             _ => {}
         }
         if !self.hidden() {
@@ -426,6 +446,11 @@ mod tests {
                 "<head><meta charset=utf-8><body>no closing head",
                 "no closing head",
             ),
+            (
+                "<head><title>T</title><p>head ended by a paragraph",
+                "head ended by a paragraph",
+            ),
+            ("<head><style>x</style> text ends it", "text ends it"),
             ("<template><p>t</p><template>u</template>v</template>w", "w"),
             ("<!-- hidden <b> -->shown<!-- open", "shown"),
             ("<a href=\"x>y\" title='>'>link</a> text", "link text"),

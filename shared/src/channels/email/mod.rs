@@ -1,5 +1,7 @@
 //! What every inbound e-mail adapter (SES, Postmark) reads the same way,
-//! so one mail gives one timeline message whichever provider carried it:
+//! so one mail gives the same text, ids and sender whichever provider
+//! carried it (still one message per provider: the provider is part of the
+//! stored key):
 //!
 //! * ids: [`message_id`] and [`thread_ids`], one acceptance rule;
 //! * the text: [`email_text`] prefers a non-blank text/plain body, else the

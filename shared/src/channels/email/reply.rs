@@ -4,13 +4,17 @@
 //! shapes. Each rule below needs the whole shape, not a lone phrase, so a
 //! reply that merely mentions "wrote:" or "From:" is not cut:
 //!
-//! * an attribution line (`On <date>, <name> wrote:`, possibly wrapped onto
-//!   a second line; also French, German, Spanish, Dutch, Italian and
-//!   Portuguese forms) directly followed (blank lines aside) by a `>` line;
-//! * Outlook's `-----Original Message-----` separator line;
+//! * an attribution (`On <date>, <name> wrote:`, up to three lines when
+//!   wrapped, ending in `:`; also French, German, Spanish, Dutch, Italian
+//!   and Portuguese forms) directly followed (blank lines aside) by a `>`
+//!   line; one that opens the mail (a reply written below the quote) is
+//!   not reply text;
+//! * Outlook's `-----Original Message-----` separator line (and its
+//!   German, French and Spanish forms);
 //! * Outlook's header block: `From:` followed by at least two of
 //!   `Sent:`/`Date:`, `To:`, `Subject:` within the next lines (with the
-//!   `____` rule above it, if any), unless it is a forwarded message's;
+//!   `____` rule above it, if any; also in a few other languages), unless
+//!   it is a forwarded message's;
 //! * a run of `>` lines that ends the mail.
 //!
 //! The cut is only made when text remains above it: a mail that is all
@@ -327,6 +331,12 @@ Date: Sun, 25 Oct 2026\nSubject: Receipt\nTo: <maya@example.com>\n\nPaid.\n",
         for text in texts {
             assert_eq!(quote_start(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_reply_written_below_the_quote_is_kept_whole() {
+        let text = "On Sun, 25 Oct 2026, Lumière wrote:\n> Saturday or Sunday?\n\nSunday please.\n";
+        assert_eq!(quote_start(text), None);
     }
 
     #[test]
