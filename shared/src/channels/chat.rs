@@ -242,6 +242,8 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
         .map(|raw| phone(raw, ctx.default_region))
         .transpose()?;
     // The strongest identity is the customer; the rest tie to the same person.
+    // How far each is trusted (the visitor id verified, what was typed a
+    // claim) is decided in `identity::assurance`.
     let (customer, linked_identities) = match (email, phone) {
         (Some(email), Some(phone)) => (email, vec![phone, visitor]),
         (Some(email), None) => (email, vec![visitor]),

@@ -181,6 +181,8 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
                 in_reply_to: header_ids(headers, "in-reply-to"),
                 references: header_ids(headers, "references"),
                 subject: non_empty(&mail.subject).map(str::to_string),
+                // Postmark's inbound JSON gives no authentication verdict.
+                sender_authentication: None,
             }),
         },
     })])

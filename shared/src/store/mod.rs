@@ -20,7 +20,7 @@ mod timeline;
 
 pub use audit::AuditEntry;
 pub use connections::{Connection, ConnectionSummary, Secrets};
-pub use contacts::{ContactPage, ContactProfile, ContactView};
+pub use contacts::{ContactPage, ContactProfile, ContactView, Resolved};
 pub use duplicates::DuplicateSuggestion;
 pub use events::{RecordOutcome, TimelinePage};
 pub use metrics::StoredMetrics;
