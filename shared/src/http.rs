@@ -26,6 +26,14 @@ pub enum ApiError {
     },
     #[error("{0}")]
     MethodNotAllowed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Over a rate limit; worth retrying after this many seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: i64,
+    },
     /// A service we depend on failed; the caller should retry.
     #[error("upstream: {0}")]
     Upstream(String),
@@ -59,6 +67,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Store(_) | ApiError::Delivery(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -90,7 +100,17 @@ impl ApiError {
         {
             body["field"] = json!(field);
         }
-        respond(status, "application/problem+json", body.to_string())
+        let mut response = respond(status, "application/problem+json", body.to_string());
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+            && let Ok(value) = http::HeaderValue::from_str(&retry_after_secs.max(&1).to_string())
+        {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
@@ -148,6 +168,24 @@ mod tests {
         assert_eq!(body["field"], "entry[0].id");
         assert_eq!(body["status"], 400);
         assert_eq!(body["title"], "Bad Request");
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_retry() {
+        let response = ApiError::TooManyRequests {
+            detail: "slow down".into(),
+            retry_after_secs: 17,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "17");
+        assert_eq!(body_json(&response)["status"], 429);
+        let soon = ApiError::TooManyRequests {
+            detail: "slow down".into(),
+            retry_after_secs: 0,
+        }
+        .into_response();
+        assert_eq!(soon.headers()[http::header::RETRY_AFTER], "1");
     }
 
     #[test]

@@ -1,8 +1,126 @@
 //! Customer identities, normalized so the same person is found again whatever
-//! format a provider or a form used.
+//! format a provider or a form used, and how far each delivery proves them.
+//!
+//! Trust rule (see `store::contacts`): a *verified* identity is one the
+//! provider delivered the message from (a WhatsApp or SMS number, an
+//! Instagram id, the chat widget's own browser id, an email whose sender
+//! domain passed DMARC or aligned SPF at SES). Anything typed into a form
+//! (a chat visitor's email or phone, a Cal.com attendee, a Stripe payer) or
+//! an email sender nobody authenticated is *self-asserted*: it is recorded
+//! on a contact only if that contact holds no verified identity besides
+//! visitor ids, and otherwise becomes a duplicate suggestion, never a link.
+//! [`assurance`] is the one place that decides, provider by provider.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::model::{Provider, SenderAuthentication};
+
+/// How far a delivery proves that its customer holds an identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assurance {
+    /// The provider delivered the message from it (or to it).
+    Verified,
+    /// Typed or given by whoever made the request; nobody checked it.
+    SelfAsserted,
+}
+
+/// An identity as one delivery names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub identity: Identity,
+    pub assurance: Assurance,
+}
+
+impl Named {
+    /// A delivery's identities, the customer's first, each with its
+    /// assurance from [`assurance`].
+    pub fn all(
+        provider: Provider,
+        customer: &Identity,
+        linked: &[Identity],
+        sender: Option<SenderAuthentication>,
+    ) -> Vec<Named> {
+        std::iter::once(customer)
+            .chain(linked)
+            .map(|identity| Named {
+                identity: identity.clone(),
+                assurance: assurance(provider, identity.kind, sender),
+            })
+            .collect()
+    }
+}
+
+/// How far a delivery from `provider` proves that its customer holds an
+/// identity of `kind`. `sender` is what the mail service found about an
+/// email's `From` (SES only).
+pub fn assurance(
+    provider: Provider,
+    kind: IdentityKind,
+    sender: Option<SenderAuthentication>,
+) -> Assurance {
+    let verified_if = |verified_kinds: &[IdentityKind]| {
+        if verified_kinds.contains(&kind) {
+            Assurance::Verified
+        } else {
+            Assurance::SelfAsserted
+        }
+    };
+    match provider {
+        // Meta delivered it from (or to) this account.
+        Provider::Whatsapp => verified_if(&[IdentityKind::Phone, IdentityKind::WhatsappUser]),
+        Provider::Instagram => verified_if(&[IdentityKind::InstagramId]),
+        // The carrier delivered the text or the call from this number
+        // (caller ID can be spoofed by some networks; Twilio's STIR/SHAKEN
+        // verdict is not read).
+        Provider::TwilioSms | Provider::TwilioVoice => verified_if(&[IdentityKind::Phone]),
+        // The widget's own browser id is the conversation itself; the email
+        // and phone the visitor types are claims.
+        Provider::Chat => verified_if(&[IdentityKind::Visitor]),
+        // SES checked the sender's domain.
+        Provider::Ses => match sender {
+            Some(SenderAuthentication::Pass) => verified_if(&[IdentityKind::Email]),
+            Some(SenderAuthentication::Fail) | None => Assurance::SelfAsserted,
+        },
+        // Postmark's inbound webhook carries no authentication verdict.
+        Provider::Postmark => Assurance::SelfAsserted,
+        // Typed into a checkout or a booking form.
+        Provider::Stripe | Provider::Calcom => Assurance::SelfAsserted,
+    }
+}
+
+/// What SES's receipt verdicts say about a mail's `From` address: DMARC
+/// passed, or SPF passed for an envelope sender (`MAIL FROM`) in the same
+/// domain as `From`. SPF or DKIM passing alone proves only the envelope's or
+/// the signer's domain, which anyone can own; DMARC (or the alignment check
+/// here) ties them to the `From` staff see. `None` when the receipt gives no
+/// verdict at all.
+pub fn email_sender_authentication(
+    dmarc: Option<&str>,
+    spf: Option<&str>,
+    envelope_from: Option<&str>,
+    header_from: Option<&str>,
+) -> Option<SenderAuthentication> {
+    if dmarc.is_none() && spf.is_none() {
+        return None;
+    }
+    let pass = |verdict: Option<&str>| verdict.is_some_and(|v| v.eq_ignore_ascii_case("PASS"));
+    let domain = |address: Option<&str>| {
+        address
+            .and_then(|a| a.trim().trim_end_matches('>').rsplit_once('@'))
+            .map(|(_, domain)| domain.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+    };
+    let aligned_spf = pass(spf)
+        && domain(envelope_from).is_some()
+        && domain(envelope_from) == domain(header_from);
+    Some(if pass(dmarc) || aligned_spf {
+        SenderAuthentication::Pass
+    } else {
+        SenderAuthentication::Fail
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -136,6 +254,71 @@ mod tests {
         let id = Identity::email("  Maya.Lopez@Example.COM ").unwrap();
         assert_eq!(id.value, "maya.lopez@example.com");
         assert!(Identity::email("not an email").is_err());
+    }
+
+    #[test]
+    fn every_provider_says_which_identities_it_proves() {
+        use Assurance::{SelfAsserted, Verified};
+        use IdentityKind::*;
+        let pass = Some(SenderAuthentication::Pass);
+        let cases = [
+            (Provider::Whatsapp, Phone, None, Verified),
+            (Provider::Whatsapp, WhatsappUser, None, Verified),
+            (Provider::Whatsapp, Email, None, SelfAsserted),
+            (Provider::Instagram, InstagramId, None, Verified),
+            (Provider::TwilioSms, Phone, None, Verified),
+            (Provider::TwilioVoice, Phone, None, Verified),
+            (Provider::Chat, Visitor, None, Verified),
+            (Provider::Chat, Email, None, SelfAsserted),
+            (Provider::Chat, Phone, None, SelfAsserted),
+            (Provider::Ses, Email, pass, Verified),
+            (
+                Provider::Ses,
+                Email,
+                Some(SenderAuthentication::Fail),
+                SelfAsserted,
+            ),
+            (Provider::Ses, Email, None, SelfAsserted),
+            (Provider::Postmark, Email, pass, SelfAsserted),
+            (Provider::Stripe, Email, None, SelfAsserted),
+            (Provider::Stripe, Phone, None, SelfAsserted),
+            (Provider::Calcom, Email, None, SelfAsserted),
+            (Provider::Calcom, Phone, None, SelfAsserted),
+        ];
+        for (provider, kind, sender, expected) in cases {
+            assert_eq!(
+                assurance(provider, kind, sender),
+                expected,
+                "{provider:?} {kind:?} {sender:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_email_sender_is_authenticated_by_dmarc_or_aligned_spf() {
+        use SenderAuthentication::{Fail, Pass};
+        let from = Some("Maya <maya@example.com>");
+        let check = |dmarc, spf, envelope| email_sender_authentication(dmarc, spf, envelope, from);
+        assert_eq!(check(Some("PASS"), Some("FAIL"), None), Some(Pass));
+        assert_eq!(
+            check(Some("GRAY"), Some("PASS"), Some("bounce@Example.com")),
+            Some(Pass)
+        );
+        // SPF for someone else's envelope domain says nothing about From.
+        assert_eq!(
+            check(Some("GRAY"), Some("PASS"), Some("x@attacker.example")),
+            Some(Fail)
+        );
+        assert_eq!(
+            check(Some("FAIL"), Some("PASS"), Some("x@attacker.example")),
+            Some(Fail)
+        );
+        assert_eq!(check(Some("GRAY"), Some("PASS"), None), Some(Fail));
+        assert_eq!(
+            check(Some("FAIL"), Some("FAIL"), Some("maya@example.com")),
+            Some(Fail)
+        );
+        assert_eq!(check(None, None, Some("maya@example.com")), None);
     }
 
     #[test]

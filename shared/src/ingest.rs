@@ -9,13 +9,14 @@ use serde_json::json;
 use ulid::Ulid;
 
 use crate::channels::provider::{Handshake, Proof, Reply, SignedDelivery, Verdict};
-use crate::channels::{self, meta, sns};
+use crate::channels::{self, CanonicalEvent, chat, meta, sns};
 use crate::config::{PROVIDER, Settings, SettingsError};
 use crate::delivery::{Delivery, DeliveryQueue, Payload};
 use crate::http::{ApiError, finish, json, text};
+use crate::identity::Identity;
 use crate::model::Provider;
 use crate::sns_certificates::{CertificateError, SnsCertificates};
-use crate::store::{Connection, Store};
+use crate::store::{Admission, Connection, RateLimit, RateScope, Store};
 
 pub struct IngestDeps {
     /// The one provider this function receives webhooks from.
@@ -192,11 +193,97 @@ fn meta_handshake(connection: &Connection, request: &Request) -> Result<Response
     }
 }
 
+/// Caps for webhooks anyone can post to. The chat widget's key sits in the
+/// page, so passing its check proves little: its bodies are capped in size
+/// and its senders and connections in rate. The other providers sign their
+/// deliveries; the gateway's throttles hold them.
+struct PublicLimits {
+    max_body_bytes: usize,
+    per_sender: RateLimit,
+    per_connection: RateLimit,
+    /// Who sent a parsed delivery, as the per-sender limit counts it.
+    sender: fn(&[CanonicalEvent]) -> Option<&Identity>,
+}
+
+fn public_limits(provider: Provider) -> Option<PublicLimits> {
+    match provider {
+        Provider::Chat => Some(PublicLimits {
+            max_body_bytes: chat::MAX_BODY_BYTES,
+            per_sender: chat::VISITOR_LIMIT,
+            per_connection: chat::CONNECTION_LIMIT,
+            sender: chat::visitor,
+        }),
+        Provider::Whatsapp
+        | Provider::Instagram
+        | Provider::TwilioSms
+        | Provider::TwilioVoice
+        | Provider::Ses
+        | Provider::Postmark
+        | Provider::Stripe
+        | Provider::Calcom => None,
+    }
+}
+
+/// Counts a parsed delivery against its sender's and its connection's
+/// limits (sender first: one flooding visitor does not use up the
+/// connection's budget). A refused delivery is not queued.
+async fn admit(
+    deps: &IngestDeps,
+    connection: &Connection,
+    events: &[CanonicalEvent],
+    limits: &PublicLimits,
+) -> Result<(), ApiError> {
+    let id = connection.connection_id.as_str();
+    let sender = (limits.sender)(events).map(|visitor| {
+        (
+            RateScope::Visitor {
+                connection: id,
+                visitor,
+            },
+            limits.per_sender,
+            "this visitor",
+        )
+    });
+    let whole = (
+        RateScope::Connection { connection: id },
+        limits.per_connection,
+        "this website",
+    );
+    let now = Utc::now();
+    for (scope, limit, whom) in sender.into_iter().chain([whole]) {
+        let admission = deps
+            .store
+            .admit(&connection.tenant_id, &scope, limit, now)
+            .await?;
+        if let Admission::Limited { retry_after } = admission {
+            let secs = (retry_after.num_milliseconds() + 999) / 1000;
+            return Err(ApiError::TooManyRequests {
+                detail: format!(
+                    "too many messages from {whom}: at most {} every {} s; retry in {secs} s",
+                    limit.max_requests,
+                    limit.window.num_seconds()
+                ),
+                retry_after_secs: secs,
+            });
+        }
+    }
+    Ok(())
+}
+
 async fn enqueue(
     deps: &IngestDeps,
     connection: &Connection,
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
+    let limits = public_limits(connection.provider);
+    if let Some(limits) = &limits
+        && body.len() > limits.max_body_bytes
+    {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the body is larger than {} bytes",
+            limits.max_body_bytes
+        )));
+    }
     let body = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::bad_request("body", "body is not UTF-8"))?;
     let settings = deps.store.settings(&connection.tenant_id).await?;
@@ -213,11 +300,14 @@ async fn enqueue(
         },
     };
     // Well signed but malformed: refuse now (400) rather than dead-letter later.
-    channels::parse(
+    let events = channels::parse(
         connection.provider,
         body.as_bytes(),
         &delivery.parse_context(),
     )?;
+    if let Some(limits) = &limits {
+        admit(deps, connection, &events, limits).await?;
+    }
     delivery.payload = Payload::Inline { body };
     let id = delivery.delivery_id.clone();
     deps.queue.enqueue(delivery).await?;

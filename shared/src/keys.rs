@@ -110,6 +110,29 @@ pub fn contact_channel_pk(tenant: &str, contact: &str, channel: Channel) -> Stri
     format!("T#{tenant}#C#{contact}#CH#{}", channel.as_str())
 }
 
+/// One fixed window of a webhook rate limit (`store::rate_limit`): the
+/// connection's or one visitor's counter, one item per window.
+pub fn rate_window_key(
+    tenant: &str,
+    scope: &crate::store::RateScope<'_>,
+    window_start: DateTime<Utc>,
+) -> (String, String) {
+    let pk = match scope {
+        crate::store::RateScope::Connection { connection } => {
+            format!("T#{tenant}#RATE#{connection}")
+        }
+        crate::store::RateScope::Visitor {
+            connection,
+            visitor,
+        } => format!(
+            "T#{tenant}#RATE#{connection}#{}#{}",
+            visitor.kind.as_str(),
+            visitor.value
+        ),
+    };
+    (pk, format!("W#{}", instant(window_start)))
+}
+
 /// GSI3: a tenant's events by UTC day, sharded, for bulk export by date range.
 pub fn tenant_day_pk(tenant: &str, at: DateTime<Utc>, event_id: &str) -> String {
     let shard = event_id

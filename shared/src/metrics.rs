@@ -11,6 +11,18 @@
 //! A message that arrives late (out of order) changes only the delays of the
 //! runs next to it, so its change is computed from its neighbours alone.
 //!
+//! The work per message is bounded whatever the history (a flooding chat
+//! visitor cannot make every later message re-read its whole history): the
+//! metrics item keeps the [`Tail`], the latest message and the start of the
+//! unanswered run at the end, so a message that arrives in order (nearly
+//! all of them) reads no other message. A late message reads its
+//! neighbours back to and forward to the nearest outbound message, at most
+//! [`MAX_NEIGHBOURS`] messages each way. Only when a reply it would move
+//! lies further away than that (a late message next to a run of more than
+//! 100 unanswered messages that was answered since) is the change to the
+//! reply delays left out; the message counts stay exact. Merges and splits
+//! rebuild everything from the history.
+//!
 //! A bucket holds the delays whose whole seconds agree in their 6 leading
 //! binary digits (exact below 64 s, then 32 buckets per doubling, up to 30
 //! days): at most about 580 buckets, so the item stays small whatever the
@@ -142,6 +154,230 @@ pub fn insertion_delta(
     add_delays(&mut delta, &with, 1);
     delta.retain(|_, v| *v != 0);
     delta
+}
+
+/// A stored message as the neighbour reads see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The event's sort key: the history's order.
+    pub sk: String,
+    pub turn: Turn,
+}
+
+/// What the metrics item remembers of the end of a contact's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// Sort key of the latest message.
+    pub last_sk: String,
+    /// The first inbound message after the latest outbound one (or after
+    /// the start), while the latest message is inbound: the unanswered run.
+    pub open_run: Option<Placed>,
+}
+
+impl Tail {
+    /// The tail of a history in time order; `None` when it is empty.
+    pub fn of_history(history: &[Placed]) -> Option<Tail> {
+        let last = history.last()?;
+        let open_run = history
+            .iter()
+            .rev()
+            .take_while(|m| m.turn.direction == Direction::Inbound)
+            .last()
+            .cloned();
+        Some(Tail {
+            last_sk: last.sk.clone(),
+            open_run,
+        })
+    }
+}
+
+/// How many messages a late message reads on each side of it at most.
+pub const MAX_NEIGHBOURS: usize = 100;
+
+/// Messages read next to a new one, nearest first, until enough is known.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    forward: bool,
+    /// Only the nearest message is needed.
+    first_only: bool,
+    /// Forward: the open run's start, after which no outbound message
+    /// follows (so reading on would learn nothing).
+    stop_at: Option<String>,
+    cap: usize,
+    read: Vec<Placed>,
+    complete: bool,
+}
+
+impl Scan {
+    fn new(forward: bool, cap: usize) -> Self {
+        Scan {
+            forward,
+            first_only: false,
+            stop_at: None,
+            cap,
+            read: Vec::new(),
+            complete: false,
+        }
+    }
+
+    /// True for a scan towards later messages.
+    pub fn is_forward(&self) -> bool {
+        self.forward
+    }
+
+    /// Items worth asking for per page.
+    pub fn page_size(&self) -> i32 {
+        if self.first_only { 4 } else { 25 }
+    }
+
+    /// Takes the next message (nearest first); false once enough is known.
+    pub fn take(&mut self, message: Placed) -> bool {
+        let outbound = message.turn.direction == Direction::Outbound;
+        let at_stop = self.stop_at.as_deref() == Some(message.sk.as_str());
+        self.read.push(message);
+        if outbound || at_stop || self.first_only {
+            self.complete = true;
+            return false;
+        }
+        self.read.len() < self.cap
+    }
+
+    /// No more messages that way: everything there was is read.
+    pub fn exhausted(&mut self) {
+        self.complete = true;
+    }
+}
+
+/// Reads a contact's stored messages for [`insertion`].
+pub trait History {
+    type Error;
+
+    /// Hands `scan` the messages after `sk` (`scan.is_forward()`) or
+    /// before it, nearest first, until `take` returns false; calls
+    /// `exhausted` when there are no more.
+    fn scan(
+        &self,
+        sk: &str,
+        scan: &mut Scan,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// What storing `new` changes in the counters, and the tail after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Insertion {
+    pub delta: MetricCounters,
+    pub tail: Tail,
+    /// False when a neighbour was too far to read, so the reply delays
+    /// were left unchanged (see the module documentation).
+    pub exact: bool,
+}
+
+/// The change one more message makes, read from `tail` and, for a late
+/// message only, a bounded number of its neighbours (`cap` each way; the
+/// store passes [`MAX_NEIGHBOURS`]).
+pub async fn insertion<H: History>(
+    history: &H,
+    tail: Option<&Tail>,
+    new: &Placed,
+    channel: Channel,
+    cap: usize,
+) -> Result<Insertion, H::Error> {
+    let inbound = new.turn.direction == Direction::Inbound;
+    let Some(tail) = tail.filter(|t| new.sk <= t.last_sk) else {
+        // In order: the open run is all that precedes it that matters.
+        let open_run = tail.and_then(|t| t.open_run.clone());
+        let before: Vec<Turn> = open_run.iter().map(|m| m.turn).collect();
+        return Ok(Insertion {
+            delta: insertion_delta(&before, new.turn, channel, &[]),
+            tail: Tail {
+                last_sk: new.sk.clone(),
+                open_run: if inbound {
+                    open_run.or_else(|| Some(new.clone()))
+                } else {
+                    None
+                },
+            },
+            exact: true,
+        });
+    };
+    let mut after_tail = tail.clone();
+    if let Some(run) = tail.open_run.as_ref().filter(|run| new.sk > run.sk) {
+        // Inside the unanswered run: no reply follows it. A reply here
+        // answers the run so far; the run left open starts after it.
+        if !inbound {
+            let mut next = Scan {
+                first_only: true,
+                ..Scan::new(true, cap)
+            };
+            history.scan(&new.sk, &mut next).await?;
+            after_tail.open_run = next.read.first().cloned();
+        }
+        return Ok(Insertion {
+            delta: insertion_delta(&[run.turn], new.turn, channel, &[]),
+            tail: after_tail,
+            exact: true,
+        });
+    }
+    // Back to the nearest reply; for an inbound message only whether the
+    // one before it is inbound matters (then nothing about replies changes).
+    let mut back = Scan {
+        first_only: inbound,
+        ..Scan::new(false, cap)
+    };
+    history.scan(&new.sk, &mut back).await?;
+    let previous_inbound = back
+        .read
+        .first()
+        .is_some_and(|m| m.turn.direction == Direction::Inbound);
+    let mut forward = Scan {
+        stop_at: tail.open_run.as_ref().map(|run| run.sk.clone()),
+        ..Scan::new(true, cap)
+    };
+    match (inbound, previous_inbound) {
+        // Joins a run after its start, or follows a reply with another:
+        // no delay changes.
+        (true, true) | (false, false) => forward.exhausted(),
+        // Starts a run, or answers one: up to the next reply.
+        (true, false) | (false, true) => history.scan(&new.sk, &mut forward).await?,
+    }
+    let starts_open_run = inbound
+        && !previous_inbound
+        && forward.read.first().map(|m| &m.sk) == tail.open_run.as_ref().map(|run| &run.sk);
+    if starts_open_run {
+        after_tail.open_run = Some(new.clone());
+    }
+    let before: Vec<Turn> = back.read.iter().rev().map(|m| m.turn).collect();
+    let after: Vec<Turn> = forward.read.iter().map(|m| m.turn).collect();
+    let mut delta = insertion_delta(&before, new.turn, channel, &after);
+    let exact = back.complete && forward.complete;
+    if !exact {
+        delta.retain(|name, _| !is_reply_counter(name));
+    }
+    Ok(Insertion {
+        delta,
+        tail: after_tail,
+        exact,
+    })
+}
+
+/// The tail of a history whose metrics item predates tails: the messages
+/// back from the latest to the nearest outbound one (once per contact).
+pub async fn tail_from_history<H: History>(
+    history: &H,
+    end_sk: &str,
+) -> Result<Option<Tail>, H::Error> {
+    let mut back = Scan::new(false, usize::MAX);
+    history.scan(end_sk, &mut back).await?;
+    let mut newest_first = back.read;
+    newest_first.reverse();
+    Ok(Tail::of_history(&newest_first))
+}
+
+fn is_reply_counter(name: &str) -> bool {
+    name == REPLY_COUNT
+        || name == REPLY_SUM_MS
+        || name.starts_with(REPLY_BUCKET_PREFIX)
+        || name.starts_with(REPLY_BUCKET_SUM_PREFIX)
 }
 
 /// All counters of a history, from scratch (after a merge or a split).
@@ -434,6 +670,169 @@ mod tests {
             counters.retain(|_, v| *v != 0);
             prop_assert_eq!(counters, counters_from_history(&history(&all)));
         }
+    }
+
+    /// A history in memory, counting the messages the scans read.
+    struct Memory {
+        messages: Vec<Placed>,
+        reads: std::cell::Cell<usize>,
+    }
+
+    impl History for Memory {
+        type Error = std::convert::Infallible;
+
+        fn scan(
+            &self,
+            sk: &str,
+            scan: &mut Scan,
+        ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+            let nearest_first: Vec<&Placed> = if scan.is_forward() {
+                self.messages
+                    .iter()
+                    .filter(|m| m.sk.as_str() > sk)
+                    .collect()
+            } else {
+                self.messages
+                    .iter()
+                    .rev()
+                    .filter(|m| m.sk.as_str() < sk)
+                    .collect()
+            };
+            let mut more = true;
+            for m in nearest_first {
+                self.reads.set(self.reads.get() + 1);
+                if !scan.take(m.clone()) {
+                    more = false;
+                    break;
+                }
+            }
+            if more {
+                scan.exhausted();
+            }
+            std::future::ready(Ok(()))
+        }
+    }
+
+    /// Runs a future that never waits (the in-memory history answers at once).
+    fn at_once<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let waker = std::task::Waker::noop();
+        match future
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker))
+        {
+            std::task::Poll::Ready(output) => output,
+            std::task::Poll::Pending => panic!("the in-memory history never waits"),
+        }
+    }
+
+    fn placed(turn: Turn) -> Placed {
+        Placed {
+            sk: keys_like(turn.at),
+            turn,
+        }
+    }
+
+    fn keys_like(at: DateTime<Utc>) -> String {
+        format!("EV#{}", at.to_rfc3339())
+    }
+
+    /// Runs of inbound messages of random lengths (up to 12) between
+    /// replies, so runs longer than the scans' cap occur.
+    fn conversations() -> impl Strategy<Value = Vec<Turn>> {
+        proptest::collection::vec((0usize..12, any::<bool>()), 0..6).prop_map(|runs| {
+            let mut turns = Vec::new();
+            for (run, answered) in runs {
+                for _ in 0..run {
+                    turns.push(turn(turns.len() as i64 * 7, Inbound));
+                }
+                if answered {
+                    turns.push(turn(turns.len() as i64 * 7, Outbound));
+                }
+            }
+            turns
+        })
+    }
+
+    proptest! {
+        /// Messages stored one by one in any order, each through the tail
+        /// and at most `cap` neighbours each way: the tail is always the
+        /// history's, the message counts always exact, the reply delays
+        /// exact whenever no needed neighbour was out of reach (always,
+        /// when the cap exceeds the history), and a message that arrives in
+        /// order reads nothing.
+        #[test]
+        fn bounded_insertions_keep_the_tail_and_the_counters(
+            (all, arrival, cap) in conversations().prop_flat_map(|all| {
+                let order = (0..all.len()).collect::<Vec<_>>();
+                (Just(all), Just(order).prop_shuffle(), 1usize..40)
+            }),
+        ) {
+            let mut stored = Memory { messages: Vec::new(), reads: Default::default() };
+            let mut tail: Option<Tail> = None;
+            let mut counters = MetricCounters::new();
+            let mut all_exact = true;
+            for &i in &arrival {
+                let new = placed(all[i]);
+                let in_order = stored.messages.last().is_none_or(|last| last.sk < new.sk);
+                stored.reads.set(0);
+                let step = at_once(insertion(&stored, tail.as_ref(), &new, Channel::Whatsapp, cap))
+                    .unwrap();
+                let reads = stored.reads.get();
+                if in_order {
+                    prop_assert_eq!(reads, 0);
+                }
+                prop_assert!(reads <= 2 * cap, "{} reads", reads);
+                all_exact &= step.exact;
+                for (name, d) in step.delta {
+                    add(&mut counters, name, d);
+                }
+                let position = stored.messages.partition_point(|m| m.sk < new.sk);
+                stored.messages.insert(position, new);
+                tail = Some(step.tail);
+                prop_assert_eq!(&tail, &Tail::of_history(&stored.messages));
+            }
+            counters.retain(|_, v| *v != 0);
+            let expected = counters_from_history(&history(&all));
+            let messages_only = |c: &MetricCounters| -> MetricCounters {
+                c.iter().filter(|(name, _)| !is_reply_counter(name)).map(|(k, v)| (k.clone(), *v)).collect()
+            };
+            prop_assert_eq!(messages_only(&counters), messages_only(&expected));
+            if cap > all.len() {
+                prop_assert!(all_exact);
+            }
+            if all_exact {
+                prop_assert_eq!(counters, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn a_stored_history_without_a_tail_gets_one_from_its_end() {
+        let turns = [
+            turn(0, Inbound),
+            turn(1, Outbound),
+            turn(2, Inbound),
+            turn(3, Inbound),
+        ];
+        let history = Memory {
+            messages: turns.iter().copied().map(placed).collect(),
+            reads: Default::default(),
+        };
+        let tail = at_once(tail_from_history(&history, "EV$")).unwrap();
+        assert_eq!(
+            tail,
+            Some(Tail {
+                last_sk: keys_like(turns[3].at),
+                open_run: Some(placed(turns[2])),
+            })
+        );
+        assert_eq!(history.reads.get(), 3, "back to the latest reply only");
+        let empty = Memory {
+            messages: Vec::new(),
+            reads: Default::default(),
+        };
+        assert_eq!(at_once(tail_from_history(&empty, "EV$")).unwrap(), None);
     }
 
     #[test]

@@ -208,7 +208,8 @@ pub struct Message {
     pub thread: Option<EmailThread>,
 }
 
-/// RFC 5322 ids (without angle brackets) that thread an email.
+/// RFC 5322 ids (without angle brackets) that thread an email, its subject,
+/// and whether its sender was authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct EmailThread {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,6 +220,19 @@ pub struct EmailThread {
     pub references: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// What the receiving service found about the `From` address; `None`
+    /// when it gives no verdict (Postmark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_authentication: Option<SenderAuthentication>,
+}
+
+/// Whether the `From` address's domain was authenticated: DMARC passed, or
+/// SPF passed for an envelope sender of that same domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderAuthentication {
+    Pass,
+    Fail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

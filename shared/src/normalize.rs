@@ -6,11 +6,13 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use thiserror::Error;
 
 use crate::channels::{
-    self, BookingStatus, BookingUpdate, CallUpdate, CanonicalEvent, ParseError, PaymentUpdate,
+    self, BookingStatus, BookingUpdate, CallUpdate, CanonicalEvent, IncomingMessage, ParseError,
+    PaymentUpdate,
 };
 use crate::delivery::{Delivery, DeliveryError, DeliveryQueue};
+use crate::identity::{Identity, Named};
 use crate::model::{Booking, Call, Channel, EventDetail, Payment};
-use crate::store::{ObjectReport, Store, StoreError, rank};
+use crate::store::{ObjectReport, Resolved, Store, StoreError, rank};
 
 pub struct NormalizeDeps {
     pub store: Store,
@@ -80,16 +82,35 @@ async fn process_record(deps: &NormalizeDeps, record: &SqsMessage) -> Result<(),
 pub async fn apply(store: &Store, tenant: &str, event: &CanonicalEvent) -> Result<(), StoreError> {
     match event {
         CanonicalEvent::Message(message) => {
-            let contact = store
-                .resolve_contact_with(
+            let sender = message
+                .message
+                .thread
+                .as_ref()
+                .and_then(|t| t.sender_authentication);
+            let named = Named::all(
+                message.provider,
+                &message.customer,
+                &message.linked_identities,
+                sender,
+            );
+            let Resolved { contact, via } = store
+                .resolve_named(
                     tenant,
-                    &message.customer,
-                    &message.linked_identities,
+                    &named,
                     message.customer_name.as_deref(),
                     message.occurred_at,
                 )
                 .await?;
-            store.record_message(tenant, &contact, message).await?;
+            if via == message.customer {
+                store.record_message(tenant, &contact, message).await?;
+            } else {
+                // Recorded as arriving through the identity that placed it.
+                let placed = IncomingMessage {
+                    customer: via,
+                    ..message.clone()
+                };
+                store.record_message(tenant, &contact, &placed).await?;
+            }
             store
                 .touch_contact(tenant, &contact, message.occurred_at)
                 .await
@@ -103,19 +124,20 @@ pub async fn apply(store: &Store, tenant: &str, event: &CanonicalEvent) -> Resul
 }
 
 async fn apply_call(store: &Store, tenant: &str, call: &CallUpdate) -> Result<(), StoreError> {
-    let contact = store
-        .resolve_contact(tenant, &call.customer, None, call.at)
-        .await?;
     // A final report carries the duration, so it also tells when the call began.
     let began = match (call.status.is_final(), call.duration_secs) {
         (true, Some(secs)) => call.at - chrono::Duration::seconds(i64::from(secs)),
         _ => call.at,
     };
+    // A contact the call creates was first active when the call began, as
+    // if its first report had come first.
+    let named = Named::all(call.provider, &call.customer, &[], None);
+    let Resolved { contact, via } = store.resolve_named(tenant, &named, None, began).await?;
     let report = ObjectReport {
         provider: call.provider,
         object_id: &call.call_id,
         contact: &contact,
-        via: &call.customer,
+        via: &via,
         channel: Some(Channel::Phone),
         instant: began,
         rank: rank(&[
@@ -140,14 +162,14 @@ async fn apply_booking(
     tenant: &str,
     booking: &BookingUpdate,
 ) -> Result<(), StoreError> {
-    let contact = store
-        .resolve_contact_with(
-            tenant,
-            &booking.customer,
-            &booking.linked_identities,
-            booking.customer_name.as_deref(),
-            booking.at,
-        )
+    let named = Named::all(
+        booking.provider,
+        &booking.customer,
+        &booking.linked_identities,
+        None,
+    );
+    let Resolved { contact, via } = store
+        .resolve_named(tenant, &named, booking.customer_name.as_deref(), booking.at)
         .await?;
     // A reschedule is a new, live booking; the one it replaces is retired.
     let status = match (booking.status, &booking.replaces_booking_id) {
@@ -160,6 +182,7 @@ async fn apply_booking(
             booking_report(
                 booking,
                 &contact,
+                &via,
                 &booking.booking_id,
                 status,
                 booking.replaces_booking_id.clone(),
@@ -167,7 +190,14 @@ async fn apply_booking(
         )
         .await?;
     if let Some(old) = &booking.replaces_booking_id {
-        let mut retired = booking_report(booking, &contact, old, BookingStatus::Rescheduled, None);
+        let mut retired = booking_report(
+            booking,
+            &contact,
+            &via,
+            old,
+            BookingStatus::Rescheduled,
+            None,
+        );
         if let EventDetail::Booking(b) = &mut retired.detail {
             // The new slot belongs to the new booking.
             b.starts_at = None;
@@ -181,6 +211,7 @@ async fn apply_booking(
 fn booking_report<'a>(
     booking: &'a BookingUpdate,
     contact: &'a str,
+    via: &'a Identity,
     id: &'a str,
     status: BookingStatus,
     replaces: Option<String>,
@@ -189,7 +220,7 @@ fn booking_report<'a>(
         provider: booking.provider,
         object_id: id,
         contact,
-        via: &booking.customer,
+        via,
         channel: None,
         instant: booking.at,
         rank: rank(&[status as i64, booking.at.timestamp_millis()]),
@@ -214,20 +245,15 @@ async fn apply_payment(
         // look at rather than dropped.
         return Err(StoreError::Unattributable(payment.payment_id.clone()));
     };
-    let contact = store
-        .resolve_contact_with(
-            tenant,
-            customer,
-            &payment.linked_identities,
-            payment.customer_name.as_deref(),
-            payment.at,
-        )
+    let named = Named::all(payment.provider, customer, &payment.linked_identities, None);
+    let Resolved { contact, via } = store
+        .resolve_named(tenant, &named, payment.customer_name.as_deref(), payment.at)
         .await?;
     let report = ObjectReport {
         provider: payment.provider,
         object_id: &payment.payment_id,
         contact: &contact,
-        via: customer,
+        via: &via,
         channel: None,
         instant: payment.at,
         rank: rank(&[payment.status as i64, payment.at.timestamp_millis()]),

@@ -42,6 +42,7 @@ pub struct TestStack {
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    pub headers: http::HeaderMap,
     pub body: Bytes,
 }
 
@@ -224,6 +225,7 @@ impl TestStack {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_string(),
+            headers: response.headers().clone(),
             body: response.into_body(),
         }
     }

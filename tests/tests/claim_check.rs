@@ -2,10 +2,11 @@
 //! message to normalize through S3 (claim check), and it is still stored.
 //! Each channel is its own Lambda function with its own role, so each is
 //! exercised: the least-privilege check then knows every one of them uses
-//! its `s3:PutObject` grant.
+//! its `s3:PutObject` grant. Chat is the exception: its bodies are capped
+//! below an SQS message (`chat_limits.rs`), so it has no such grant.
 
 use integration_tests::fake_sns::{fake_sns, notification, now};
-use integration_tests::{CHAT_ORIGIN, TestStack, fixture, whatsapp_text};
+use integration_tests::{TestStack, fixture, whatsapp_text};
 use serde_json::{Value, json};
 use shared::model::Provider;
 
@@ -74,19 +75,7 @@ async fn every_channel_claim_checks_an_oversized_delivery() {
                     )
                     .await
             }
-            Provider::Chat => {
-                let mut body = json!({
-                    "visitor_id": "v_big",
-                    "message_id": "m_big",
-                    "sent_at": "2026-10-25T19:30:00.000Z",
-                    "text": "Hi! Do you have a free slot next week?",
-                    "page": { "url": format!("{CHAT_ORIGIN}/prices"), "referrer": "" }
-                });
-                body["x_padding"] = json!(padding());
-                stack
-                    .post_chat(&connection, &serde_json::to_vec(&body).unwrap())
-                    .await
-            }
+            Provider::Chat => continue,
             Provider::Stripe => {
                 stack
                     .post_stripe(
@@ -122,7 +111,7 @@ async fn every_channel_claim_checks_an_oversized_delivery() {
         0,
         "all normalized"
     );
-    for provider in Provider::ALL {
+    for provider in Provider::ALL.iter().filter(|p| **p != Provider::Chat) {
         let tenant = format!("big-{}", provider.descriptor().path);
         let contact = stack.only_contact(&tenant).await;
         let timeline = stack.timeline(&tenant, &contact, "").await;

@@ -1,7 +1,8 @@
 //! Calls, email, payments and bookings: each provider from webhook to
 //! timeline item, wrong signatures, stale timestamps and malformed bodies
-//! (none of which queue anything), and identities carried together linking
-//! together.
+//! (none of which queue anything), and what a booking or a checkout says
+//! about the customer: filed under the email it names, its phone a claim
+//! for staff to confirm (a duplicate suggestion), never a silent link.
 
 use chrono::Utc;
 use integration_tests::{APP_SECRET, HOST, TestStack, fixture};
@@ -15,6 +16,32 @@ async fn assert_rejected(stack: &TestStack, reply: integration_tests::Reply, sta
 
 fn items(timeline: &serde_json::Value) -> Vec<serde_json::Value> {
     timeline["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The one contact an email or phone number finds.
+async fn found_by(stack: &TestStack, q: &str) -> String {
+    let found = stack
+        .get(&format!("/contacts?q={q}"), &stack.token("salon", "admin"))
+        .await
+        .json();
+    let list = items(&found);
+    assert_eq!(list.len(), 1, "q={q}: {found}");
+    list[0]["contact_id"].as_str().unwrap().to_string()
+}
+
+/// The contacts suggested as `contact`'s duplicates.
+async fn suggested(stack: &TestStack, contact: &str) -> Vec<String> {
+    let found = stack
+        .get(
+            &format!("/contacts/{contact}/duplicates"),
+            &stack.token("salon", "admin"),
+        )
+        .await
+        .json();
+    items(&found)
+        .iter()
+        .map(|s| s["contact"]["contact_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn call_report(sid: &str, status: &str, sequence: u32, extra: &str) -> Vec<u8> {
@@ -134,7 +161,7 @@ async fn postmark_email_reaches_the_timeline() {
 }
 
 #[tokio::test]
-async fn payments_converge_per_payment_intent_and_find_the_payer() {
+async fn payments_converge_per_payment_intent_under_the_payers_email() {
     let stack = TestStack::new().await;
     let whatsapp = stack.whatsapp_connection("salon").await;
     let stripe = stack.connection("salon", Provider::Stripe).await;
@@ -157,9 +184,14 @@ async fn payments_converge_per_payment_intent_and_find_the_payer() {
         assert_eq!(reply.status, 200, "{name}: {reply:?}");
     }
     stack.drain().await;
-    // The payer's email and phone both point at Maya (phone from WhatsApp).
-    assert_eq!(stack.only_contact("salon").await, maya);
-    let payments: Vec<_> = items(&stack.timeline("salon", &maya, "").await)
+    // The payer's email and phone are what was typed at checkout: the
+    // payments are filed under the email, and Maya's phone (proven by
+    // WhatsApp) is not linked to it; staff are asked instead.
+    let payer = found_by(&stack, "maya.lopez%40example.com").await;
+    assert_ne!(payer, maya);
+    assert_eq!(found_by(&stack, "%2B447700900123").await, maya);
+    assert_eq!(suggested(&stack, &payer).await, std::slice::from_ref(&maya));
+    let payments: Vec<_> = items(&stack.timeline("salon", &payer, "").await)
         .into_iter()
         .filter(|e| e["type"] == "payment")
         .collect();
@@ -182,8 +214,8 @@ async fn payments_converge_per_payment_intent_and_find_the_payer() {
         .json();
     let identities = profile["identities"].to_string();
     assert!(
-        identities.contains("maya.lopez@example.com"),
-        "email added: {identities}"
+        !identities.contains("maya.lopez@example.com"),
+        "nothing typed at checkout is added to Maya: {identities}"
     );
 }
 
@@ -216,7 +248,7 @@ async fn stripe_rejects_stale_forged_and_malformed_events() {
 }
 
 #[tokio::test]
-async fn a_booking_lives_as_one_event_and_links_the_attendee() {
+async fn a_booking_lives_as_one_event_on_its_attendees_contact() {
     let stack = TestStack::new().await;
     let whatsapp = stack.whatsapp_connection("salon").await;
     let calcom = stack.connection("salon", Provider::Calcom).await;
@@ -240,12 +272,15 @@ async fn a_booking_lives_as_one_event_and_links_the_attendee() {
         assert_eq!(reply.status, 200, "{name}: {reply:?}");
     }
     stack.drain().await;
+    // Booked with an email and Maya's phone: filed under the email; the
+    // phone is a claim, suggested rather than linked.
+    let attendee = found_by(&stack, "maya.lopez%40example.com").await;
+    assert_ne!(attendee, maya);
     assert_eq!(
-        stack.only_contact("salon").await,
-        maya,
-        "booked by phone and email: one contact"
+        suggested(&stack, &maya).await,
+        std::slice::from_ref(&attendee)
     );
-    let bookings: Vec<_> = items(&stack.timeline("salon", &maya, "").await)
+    let bookings: Vec<_> = items(&stack.timeline("salon", &attendee, "").await)
         .into_iter()
         .filter(|e| e["type"] == "booking")
         .collect();
@@ -375,12 +410,35 @@ async fn the_journey_tells_the_story_from_first_touch_to_rebooking() {
         )
         .await;
     stack.drain().await;
-    // The booking tied Maya's email to her: her email lands on the same timeline.
+    // Her email lands with the booking and the payment that name it.
     stack
         .post_postmark(&postmark, APP_SECRET, &fixture("postmark/inbound.json"))
         .await;
     stack.drain().await;
-    let maya = stack.only_contact("salon").await;
+    // The booking's phone is Maya's WhatsApp number, but typed into a form:
+    // staff confirm the suggestion and merge.
+    let maya = found_by(&stack, "%2B447700900123").await;
+    let by_email = found_by(&stack, "maya.lopez%40example.com").await;
+    assert_eq!(
+        suggested(&stack, &maya).await,
+        std::slice::from_ref(&by_email)
+    );
+    let auth = format!("Bearer {}", stack.token("salon", "admin"));
+    let merged = stack
+        .request(
+            "POST",
+            &format!("/contacts/{maya}/merge"),
+            &[
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+            ],
+            serde_json::json!({ "contact_id": by_email })
+                .to_string()
+                .as_bytes(),
+        )
+        .await;
+    assert_eq!(merged.status, 200, "{merged:?}");
+    assert_eq!(stack.only_contact("salon").await, maya);
     let journey = stack
         .get(
             &format!("/contacts/{maya}/journey"),

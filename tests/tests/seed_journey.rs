@@ -2,9 +2,12 @@
 //! webhooks: Maya asks about balayage on Instagram and the AI answers; she
 //! asks on WhatsApp to book for Saturday; the Cal.com booking (her phone and
 //! her email) is confirmed on WhatsApp; an SMS reminds her; the appointment
-//! is completed; she emails to rebook. Until staff merge them she is two
-//! contacts (Instagram; phone + email); after the merge, one timeline, one
-//! set of metrics and one journey tell the whole story in event-time order.
+//! is completed; she emails to rebook. Until staff merge them she is three
+//! contacts: Instagram; her WhatsApp number; and the booking's email. The
+//! phone the booking form carries is only what was typed, so it is not
+//! linked to the email: the two are suggested to staff as duplicates, and
+//! staff merge them. After the merges, one timeline, one set of metrics and
+//! one journey tell the whole story in event-time order.
 //!
 //! Deliveries are posted out of event-time order and some are delivered
 //! twice: the order on the timeline comes from the providers' event times.
@@ -400,7 +403,9 @@ async fn the_demo_story_is_one_ordered_timeline_with_metrics_and_journey_after_t
     let stack = TestStack::new().await;
     let hooks = Connections::open(&stack).await;
     deliver_first_round(&stack, &hooks).await;
-    let (booker, instagram_contact) = two_contacts_before_the_merge(&stack).await;
+    let whatsapp_contact = booking_suggested_as_the_phones_duplicate(&stack).await;
+    let (booker, instagram_contact) =
+        two_contacts_before_the_merge(&stack, &whatsapp_contact).await;
     deliver_second_round(&stack, &hooks, &booker, &instagram_contact).await;
     assert_timelines_before_the_merge(&stack, &booker, &instagram_contact).await;
     let (merge_requested, merge_answered) = merge(&stack, &booker, &instagram_contact).await;
@@ -438,11 +443,40 @@ async fn deliver_first_round(stack: &TestStack, hooks: &Connections) {
     assert_eq!(stack.drain().await, 9);
 }
 
-/// The booking tied Maya's phone (WhatsApp) and email to one contact;
-/// Instagram knows her only by her Instagram id. Returns (booker, Instagram
-/// contact).
-async fn two_contacts_before_the_merge(stack: &TestStack) -> (String, String) {
+/// The booking's email and Maya's WhatsApp number are two contacts (the
+/// booking's phone is a claim: it is not linked), suggested to each other
+/// as duplicates. Returns the WhatsApp contact.
+async fn booking_suggested_as_the_phones_duplicate(stack: &TestStack) -> String {
     let booker = found_by(stack, "maya.lopez%40example.com").await;
+    let whatsapp_contact = found_by(stack, "%2B44%207700%20900123").await;
+    assert_ne!(booker, whatsapp_contact);
+    assert_eq!(contact_ids(&admin_get(stack, "/contacts").await).len(), 3);
+    let suggested = admin_get(stack, &format!("/contacts/{booker}/duplicates")).await;
+    assert!(
+        items(&suggested)
+            .iter()
+            .any(|s| s["contact"]["contact_id"] == whatsapp_contact.as_str()
+                && s["reasons"].to_string().contains(PHONE)),
+        "{suggested}"
+    );
+    whatsapp_contact
+}
+
+/// Staff accept the suggestion: the WhatsApp contact joins the booker, who
+/// then holds Maya's phone and email; Instagram knows her only by her
+/// Instagram id. Returns (booker, Instagram contact).
+async fn two_contacts_before_the_merge(
+    stack: &TestStack,
+    whatsapp_contact: &str,
+) -> (String, String) {
+    let booker = found_by(stack, "maya.lopez%40example.com").await;
+    let merged = admin_post(
+        stack,
+        &format!("/contacts/{booker}/merge"),
+        json!({ "contact_id": whatsapp_contact }),
+    )
+    .await;
+    assert_eq!(merged.status, 200, "{merged:?}");
     assert_eq!(found_by(stack, "%2B44%207700%20900123").await, booker);
     let listed = admin_get(stack, "/contacts").await;
     let ids = contact_ids(&listed);
@@ -547,7 +581,11 @@ async fn assert_timelines_before_the_merge(
     );
     let booker_only = stack.timeline(TENANT, booker, "?order=oldest").await;
     assert_eq!(
-        items(&booker_only).iter().map(row).collect::<Vec<_>>(),
+        items(&booker_only)
+            .iter()
+            .filter(|e| e["type"] != "identity_link")
+            .map(row)
+            .collect::<Vec<_>>(),
         expected_story()[2..]
     );
 }
@@ -607,12 +645,18 @@ async fn assert_timeline(
 ) {
     let timeline = stack.timeline(TENANT, contact, "?order=oldest").await;
     let events = items(&timeline);
-    assert_eq!(events.len(), 9, "{timeline}");
-    let (story, merge) = events.split_at(8);
+    assert_eq!(events.len(), 10, "{timeline}");
+    let (story, merges) = events.split_at(8);
     assert_eq!(story.iter().map(row).collect::<Vec<_>>(), expected_story());
 
-    // The merge is recorded when staff made it: after the whole story.
-    let merge = &merge[0];
+    // The merges are recorded when staff made them: after the whole story,
+    // the WhatsApp contact's first.
+    assert_eq!(merges[0]["type"], "identity_link", "{}", merges[0]);
+    assert_eq!(
+        identities(&merges[0]["identities"]),
+        [format!("phone:{PHONE}")]
+    );
+    let merge = &merges[1];
     assert_eq!(merge["type"], "identity_link", "{merge}");
     assert_eq!(merge["action"], "merge");
     assert_eq!(merge["other_contact_id"], merged_away);

@@ -5,8 +5,11 @@
 //! Everything in the body comes from a browser, so nothing in it is trusted:
 //! ids are restricted to key-safe characters, every string has a length cap
 //! (the stored event always fits in one DynamoDB item), attachment links must
-//! be http(s), and a browser clock that runs ahead is not allowed to push a
-//! message into the future.
+//! be http(s), fields the format does not list and bytes after the object
+//! are refused, the body is capped in size, and a browser clock that runs
+//! ahead is not allowed to push a message into the future. Ingest also
+//! rate-limits each visitor and each connection ([`VISITOR_LIMIT`],
+//! [`CONNECTION_LIMIT`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
@@ -15,6 +18,7 @@ use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, from_json
 use crate::identity::{Identity, IdentityKind};
 use crate::model::{Attachment, Author, Channel, Direction, Message, Provider, TouchSource};
 use crate::signature::constant_time_eq;
+use crate::store::RateLimit;
 
 /// Carries the connection's public key (header names are case-insensitive).
 pub const KEY_HEADER: &str = "x-chat-key";
@@ -22,6 +26,26 @@ pub const KEY_HEADER: &str = "x-chat-key";
 /// How far a browser's `sent_at` may run ahead of our receipt time before
 /// receipt time is used instead.
 pub const MAX_CLOCK_AHEAD: TimeDelta = TimeDelta::minutes(5);
+
+/// The largest request body. It holds every field at its maximum length in
+/// plain UTF-8, and even escaped twice over in the queue envelope (quotes,
+/// backslashes and newlines double) it fits in one SQS message, so chat
+/// bodies never need the S3 claim check.
+pub const MAX_BODY_BYTES: usize = 100 * 1024;
+
+/// What one visitor (`visitor_id`) may post to one connection: a person
+/// typing never comes close.
+pub const VISITOR_LIMIT: RateLimit = RateLimit {
+    max_requests: 20,
+    window: TimeDelta::minutes(1),
+};
+
+/// What one connection (one website) accepts from all its visitors together:
+/// thirty visitors chatting at full speed.
+pub const CONNECTION_LIMIT: RateLimit = RateLimit {
+    max_requests: 600,
+    window: TimeDelta::minutes(1),
+};
 
 const MAX_ID_CHARS: usize = 128;
 const MAX_TEXT_CHARS: usize = 10_000;
@@ -37,6 +61,7 @@ const MAX_FILENAME_CHARS: usize = 255;
 // Required fields are `Option`s so that a missing one is reported under its
 // own name rather than as a `missing field` error on the whole body.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct WidgetMessage {
     #[serde(default)]
     visitor_id: Option<String>,
@@ -55,6 +80,7 @@ struct WidgetMessage {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct WidgetAttachment {
     #[serde(default)]
     url: Option<String>,
@@ -65,6 +91,7 @@ struct WidgetAttachment {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Visitor {
     #[serde(default)]
     name: Option<String>,
@@ -75,6 +102,7 @@ struct Visitor {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Page {
     #[serde(default)]
     url: Option<String>,
@@ -214,6 +242,8 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
         .map(|raw| phone(raw, ctx.default_region))
         .transpose()?;
     // The strongest identity is the customer; the rest tie to the same person.
+    // How far each is trusted (the visitor id verified, what was typed a
+    // claim) is decided in `identity::assurance`.
     let (customer, linked_identities) = match (email, phone) {
         (Some(email), Some(phone)) => (email, vec![phone, visitor]),
         (Some(email), None) => (email, vec![visitor]),
@@ -246,6 +276,21 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
             thread: None,
         },
     })])
+}
+
+/// The visitor a parsed widget message came from (its `visitor_id`), which
+/// the per-visitor rate limit counts.
+pub fn visitor(events: &[CanonicalEvent]) -> Option<&Identity> {
+    events.iter().find_map(|event| match event {
+        CanonicalEvent::Message(m) => std::iter::once(&m.customer)
+            .chain(&m.linked_identities)
+            .find(|identity| identity.kind == IdentityKind::Visitor),
+        CanonicalEvent::Status(_)
+        | CanonicalEvent::Deletion(_)
+        | CanonicalEvent::Call(_)
+        | CanonicalEvent::Booking(_)
+        | CanonicalEvent::Payment(_) => None,
+    })
 }
 
 /// The browser's clock, unless it runs more than [`MAX_CLOCK_AHEAD`] ahead of
@@ -298,11 +343,7 @@ fn attachments(given_list: &[WidgetAttachment]) -> Result<Vec<Attachment>, Parse
         let path = format!("attachments[{i}]");
         let url_field = format!("{path}.url");
         let url = given(&a.url).ok_or_else(|| ParseError::new(url_field.as_str(), "missing"))?;
-        check_len(url, MAX_URL_CHARS, &url_field)?;
-        // Staff open these links: no `javascript:` or `data:` URLs.
-        if !is_http_url(url) {
-            return Err(ParseError::new(url_field, "must be an http(s) URL"));
-        }
+        link(url, &url_field)?;
         let mime_type = given(&a.mime_type);
         if let Some(mime) = mime_type {
             check_len(mime, MAX_MIME_CHARS, &format!("{path}.mime_type"))?;
@@ -333,6 +374,16 @@ fn attachment_kind(mime_type: Option<&str>) -> &'static str {
         Some("audio") => "audio",
         _ => "file",
     }
+}
+
+/// A link staff may open: capped, and http(s) only (no `javascript:` or
+/// `data:` URLs).
+fn link(url: &str, field: &str) -> Result<(), ParseError> {
+    check_len(url, MAX_URL_CHARS, field)?;
+    if !is_http_url(url) {
+        return Err(ParseError::new(field, "must be an http(s) URL"));
+    }
+    Ok(())
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -380,11 +431,11 @@ fn phone(raw: &str, default_region: Option<&str>) -> Result<Identity, ParseError
 fn source(page: &Page) -> Result<TouchSource, ParseError> {
     let url = given(&page.url);
     if let Some(url) = url {
-        check_len(url, MAX_URL_CHARS, "page.url")?;
+        link(url, "page.url")?;
     }
     let referrer = given(&page.referrer);
     if let Some(referrer) = referrer {
-        check_len(referrer, MAX_URL_CHARS, "page.referrer")?;
+        link(referrer, "page.referrer")?;
     }
     let utm = [
         (&page.utm_source, "page.utm_source"),
@@ -772,6 +823,70 @@ mod tests {
         assert_eq!(err.field, "body");
         let positional = br#" ["v1", "m1", "2026-10-20T17:00:00Z", "hi"]"#;
         assert_eq!(parse(positional, &ctx(None)).unwrap_err().field, "body");
+    }
+
+    #[test]
+    fn page_links_must_be_http_urls() {
+        let cases = [
+            (json!({"page": {"url": "javascript:alert(1)"}}), "page.url"),
+            (json!({"page": {"url": "salon.example/prices"}}), "page.url"),
+            (json!({"page": {"url": "ftp://salon.example/"}}), "page.url"),
+            (
+                json!({"page": {"referrer": "data:text/html,<script>x</script>"}}),
+                "page.referrer",
+            ),
+            (json!({"page": {"referrer": "https://"}}), "page.referrer"),
+        ];
+        for (extra, field) in cases {
+            let shown = extra.to_string();
+            let err = error(extra);
+            assert_eq!(err.field, field, "{shown}: {err}");
+            assert!(err.detail.contains("http(s)"), "{shown}: {err}");
+        }
+        let m = message(
+            json!({"page": {"url": "HTTP://salon.example/", "referrer": "https://www.google.com/"}}),
+            None,
+        );
+        assert_eq!(
+            m.message.source.unwrap().url.as_deref(),
+            Some("HTTP://salon.example/")
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        let cases = [
+            (json!({"x_padding": "x"}), "x_padding"),
+            (
+                json!({"visitor": {"email": "a@b.example", "age": 3}}),
+                "visitor.age",
+            ),
+            (json!({"page": {"title": "Prices"}}), "page.title"),
+            (
+                json!({"attachments": [{"url": "https://x.example/a", "size": 9}]}),
+                "attachments[0].size",
+            ),
+        ];
+        for (extra, field) in cases {
+            let shown = extra.to_string();
+            let err = error(extra);
+            assert_eq!(err.field, field, "{shown}: {err}");
+            assert!(err.detail.contains("unknown field"), "{shown}: {err}");
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_object_are_refused() {
+        let body = request(json!({}));
+        for tail in [&b" x"[..], b"{}", b"[]", b"\"0\"", b",", b"\0"] {
+            let mut with_tail = body.clone();
+            with_tail.extend_from_slice(tail);
+            let err = parse(&with_tail, &ctx(None)).unwrap_err();
+            assert_eq!(err.field, "body", "{}", String::from_utf8_lossy(tail));
+        }
+        let mut padded = body.clone();
+        padded.extend_from_slice(b" \r\n\t ");
+        assert!(parse(&padded, &ctx(None)).is_ok());
     }
 
     fn origins(list: &[&str]) -> Vec<String> {

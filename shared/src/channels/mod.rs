@@ -255,10 +255,11 @@ pub fn parse(
     (provider.descriptor().parse)(body, ctx)
 }
 
-/// Deserializes JSON, naming the offending field on failure.
+/// Deserializes one JSON document (nothing but whitespace may follow it),
+/// naming the offending field on failure.
 pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ParseError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." {
             "body".to_string()
@@ -266,5 +267,9 @@ pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result
             path
         };
         ParseError::new(field, e.into_inner().to_string())
-    })
+    })?;
+    // `deserialize` stops after the value; `end` refuses what follows it.
+    de.end()
+        .map_err(|e| ParseError::new("body", e.to_string()))?;
+    Ok(value)
 }

@@ -200,6 +200,8 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
                 in_reply_to: email::thread_ids(header_values(headers, "in-reply-to")),
                 references: email::thread_ids(header_values(headers, "references")),
                 subject,
+                // Postmark's inbound JSON gives no authentication verdict.
+                sender_authentication: None,
             }),
         },
     })])

@@ -60,8 +60,17 @@ struct Mail {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Receipt {
     action: Option<Action>,
+    spf_verdict: Option<Verdict>,
+    dmarc_verdict: Option<Verdict>,
+}
+
+/// `{"status": "PASS" | "FAIL" | "GRAY" | "PROCESSING_FAILED"}`.
+#[derive(Deserialize)]
+struct Verdict {
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -166,7 +175,17 @@ pub fn parse(body: &[u8], _ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Pa
     let action = ses.receipt.as_ref().and_then(|r| r.action.as_ref());
     let raw = raw_content(ses.content.as_deref(), action)?;
     let email = parse_mime(&raw)?;
-    let message = incoming_message(&email, ses_message_id, received_at, mail.source.as_deref())?;
+    let mut message =
+        incoming_message(&email, ses_message_id, received_at, mail.source.as_deref())?;
+    if let Some(thread) = message.message.thread.as_mut() {
+        let receipt = ses.receipt.as_ref();
+        thread.sender_authentication = crate::identity::email_sender_authentication(
+            receipt.and_then(|r| r.dmarc_verdict.as_ref()?.status.as_deref()),
+            receipt.and_then(|r| r.spf_verdict.as_ref()?.status.as_deref()),
+            mail.source.as_deref(),
+            email.from_address.as_deref(),
+        );
+    }
     Ok(vec![CanonicalEvent::Message(message)])
 }
 
@@ -328,6 +347,8 @@ pub fn incoming_message(
                 in_reply_to: parsed.in_reply_to.clone(),
                 references: parsed.references.clone(),
                 subject: parsed.subject.clone(),
+                // Set by `parse` from the receipt's verdicts.
+                sender_authentication: None,
             }),
         },
     })

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, page_query_limit, s, take_page};
-use crate::identity::{Identity, IdentityKind};
+use crate::identity::{Assurance, Identity, IdentityKind, Named};
 use crate::keys;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,16 +58,107 @@ pub(super) struct IdentityItem {
     pub(super) contact_id: String,
     #[serde(flatten)]
     pub(super) identity: Identity,
+    /// How the contact came to hold it. Items from before assurance was
+    /// recorded count as verified, so no claim attaches to their contacts.
+    #[serde(default = "legacy_assurance")]
+    pub(super) assurance: Assurance,
+}
+
+fn legacy_assurance() -> Assurance {
+    Assurance::Verified
+}
+
+/// Who holds an identity, and how.
+struct Holder {
+    contact: String,
+    assurance: Assurance,
+}
+
+/// The contact a delivery's event belongs to, and the identity that put it
+/// there (recorded on the event, so a split can move it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub contact: String,
+    pub via: Identity,
 }
 
 impl Store {
-    /// The contact for a delivery that names several identities of one
-    /// person (a chat visitor's email, phone and visitor id; a payer's email
-    /// and phone). Unheld identities are added to that contact; an anonymous
-    /// contact (visitor ids only) holding one is merged into it. Two contacts
-    /// that are both known people are never merged here: that is a
-    /// duplicate suggestion for staff.
+    /// The contact for a delivery that names one or more identities (the
+    /// customer's first), under the trust rule of `crate::identity`:
+    ///
+    /// - The event goes to the holder of its first verified identity; a
+    ///   delivery naming no verified identity goes to the holder of its
+    ///   first (customer) identity, as an email from an address goes to
+    ///   that address's contact: filing an event by the identity it names
+    ///   is not proof of anything else. Otherwise a new contact.
+    /// - A verified identity held only by a claim (a visitor typed that
+    ///   phone before its owner wrote from it) leaves the claimant, with
+    ///   whatever arrived through it, for a contact of its own: proof wins
+    ///   over a claim, and the claimant is suggested as a duplicate.
+    /// - Every other identity named is added to that contact if nobody holds
+    ///   it and it is verified, or the contact holds no verified identity
+    ///   besides visitor ids (a new or anonymous contact). A claim that
+    ///   cannot be added, or an identity another contact holds, becomes a
+    ///   duplicate suggestion (a claim nobody holds first gets a contact of
+    ///   its own). Nothing is merged automatically.
+    ///
+    /// The outcome does not depend on the order deliveries arrive in.
     #[tracing::instrument(skip_all)]
+    pub async fn resolve_named(
+        &self,
+        tenant: &str,
+        named: &[Named],
+        display_name: Option<&str>,
+        first_seen: DateTime<Utc>,
+    ) -> Result<Resolved, StoreError> {
+        let Some(primary) = named.first() else {
+            return Err(StoreError::Unattributable(
+                "a delivery naming nobody".into(),
+            ));
+        };
+        let verified = || named.iter().filter(|n| n.assurance == Assurance::Verified);
+        let mut anchor = None;
+        for proven in verified() {
+            if let Some(holder) = self.holder(tenant, &proven.identity).await? {
+                let contact = match holder.assurance {
+                    Assurance::Verified => holder.contact,
+                    Assurance::SelfAsserted => {
+                        self.settle_claim(tenant, &holder.contact, proven, display_name, first_seen)
+                            .await?
+                    }
+                };
+                anchor = Some((contact, proven));
+                break;
+            }
+        }
+        if anchor.is_none() && verified().next().is_none() {
+            anchor = self
+                .holder(tenant, &primary.identity)
+                .await?
+                .map(|holder| (holder.contact, primary));
+        }
+        let (contact, via) = match anchor {
+            Some(found) => found,
+            None => {
+                let first = verified().next().unwrap_or(primary);
+                let contact = self
+                    .resolve_contact_as(tenant, first, display_name, first_seen)
+                    .await?;
+                (contact, first)
+            }
+        };
+        for other in named.iter().filter(|n| n.identity != via.identity) {
+            self.attach(tenant, &contact, other, display_name, first_seen)
+                .await?;
+        }
+        Ok(Resolved {
+            contact,
+            via: via.identity.clone(),
+        })
+    }
+
+    /// As [`Store::resolve_named`] with every identity vouched for (verified):
+    /// staff actions and set-ups that know who the customer is.
     pub async fn resolve_contact_with(
         &self,
         tenant: &str,
@@ -76,36 +167,17 @@ impl Store {
         display_name: Option<&str>,
         first_seen: DateTime<Utc>,
     ) -> Result<String, StoreError> {
-        let mut target = self.identity_owner(tenant, primary).await?;
-        if target.is_none() {
-            let mut anonymous = None;
-            for identity in linked {
-                let Some(owner) = self.identity_owner(tenant, identity).await? else {
-                    continue;
-                };
-                if self.is_anonymous(tenant, &owner).await? {
-                    anonymous.get_or_insert(owner);
-                } else {
-                    target = Some(owner);
-                    break;
-                }
-            }
-            target = target.or(anonymous);
-        }
-        let contact = match target {
-            Some(contact) => {
-                self.link_identity(tenant, &contact, primary).await?;
-                contact
-            }
-            None => {
-                self.resolve_contact(tenant, primary, display_name, first_seen)
-                    .await?
-            }
-        };
-        for identity in linked {
-            self.link_identity(tenant, &contact, identity).await?;
-        }
-        Ok(contact)
+        let named: Vec<Named> = std::iter::once(primary)
+            .chain(linked)
+            .map(|identity| Named {
+                identity: identity.clone(),
+                assurance: Assurance::Verified,
+            })
+            .collect();
+        Ok(self
+            .resolve_named(tenant, &named, display_name, first_seen)
+            .await?
+            .contact)
     }
 
     pub(super) async fn identity_owner(
@@ -113,12 +185,26 @@ impl Store {
         tenant: &str,
         identity: &Identity,
     ) -> Result<Option<String>, StoreError> {
+        Ok(self.holder(tenant, identity).await?.map(|h| h.contact))
+    }
+
+    async fn holder(
+        &self,
+        tenant: &str,
+        identity: &Identity,
+    ) -> Result<Option<Holder>, StoreError> {
         Ok(
             match self
                 .get(&keys::identity_pk(tenant, identity), keys::IDENTITY_SK)
                 .await?
             {
-                Some(item) => Some(serde_dynamo::from_item::<_, IdentityItem>(item)?.contact_id),
+                Some(item) => {
+                    let item: IdentityItem = serde_dynamo::from_item(item)?;
+                    Some(Holder {
+                        contact: item.contact_id,
+                        assurance: item.assurance,
+                    })
+                }
                 None => None,
             },
         )
@@ -146,71 +232,188 @@ impl Store {
             .collect()
     }
 
-    /// Known only by anonymous visitor ids.
-    async fn is_anonymous(&self, tenant: &str, contact: &str) -> Result<bool, StoreError> {
+    /// Holds no verified identity besides visitor ids: a claim may join it.
+    async fn is_open(&self, tenant: &str, contact: &str) -> Result<bool, StoreError> {
         let links = self.identity_links(tenant, contact).await?;
-        Ok(links
-            .iter()
-            .all(|l| l.identity.kind == IdentityKind::Visitor))
+        Ok(links.iter().all(|l| {
+            l.identity.kind == IdentityKind::Visitor || l.assurance == Assurance::SelfAsserted
+        }))
     }
 
-    /// Gives `identity` to `contact` if nobody holds it.
-    async fn link_identity(
+    /// Records `named` on `contact` if the trust rule lets it; otherwise
+    /// suggests the contact that holds it (or, for a claim nobody holds, a
+    /// new contact for it) as a duplicate.
+    async fn attach(
         &self,
         tenant: &str,
         contact: &str,
-        identity: &Identity,
+        named: &Named,
+        display_name: Option<&str>,
+        first_seen: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         for _ in 0..MAX_ATTEMPTS {
-            match self.identity_owner(tenant, identity).await? {
-                Some(owner) if owner == contact => return Ok(()),
-                Some(owner) => {
-                    if self.is_anonymous(tenant, &owner).await? {
-                        // Boxed: a merge is a deep future, kept off the caller's stack.
-                        Box::pin(self.merge_contact(tenant, &owner, contact)).await?;
-                    } else {
-                        // Two known people named together: staff decide.
-                        self.suggest_duplicate(tenant, contact, &owner, identity)
-                            .await?;
+            match self.holder(tenant, &named.identity).await? {
+                Some(holder) if holder.contact == contact => {
+                    if named.assurance == Assurance::Verified
+                        && holder.assurance == Assurance::SelfAsserted
+                    {
+                        self.confirm(tenant, contact, &named.identity).await?;
                     }
                     return Ok(());
                 }
-                None => {
-                    let owner = serde_dynamo::to_item(IdentityItem {
-                        pk: keys::identity_pk(tenant, identity),
-                        sk: keys::IDENTITY_SK.to_string(),
-                        contact_id: contact.to_string(),
-                        identity: identity.clone(),
-                    })?;
-                    let link = serde_dynamo::to_item(IdentityItem {
-                        pk: keys::contact_pk(tenant, contact),
-                        sk: keys::identity_link_sk(identity),
-                        contact_id: contact.to_string(),
-                        identity: identity.clone(),
-                    })?;
-                    let result = self
-                        .db
-                        .transact_write_items()
-                        .transact_items(self.put_new(owner)?)
-                        .transact_items(self.put(link)?)
-                        .send()
+                Some(holder) => {
+                    return self
+                        .suggest_duplicate(tenant, contact, &holder.contact, named)
                         .await;
-                    match result {
-                        Ok(_) => return Ok(()),
-                        Err(e) if lost_race(&e) => continue,
-                        Err(e) => return Err(e.into()),
+                }
+                None if named.assurance == Assurance::Verified
+                    || self.is_open(tenant, contact).await? =>
+                {
+                    if self.link(tenant, contact, named).await? {
+                        return Ok(());
                     }
+                }
+                None => {
+                    let own = self
+                        .resolve_contact_as(tenant, named, display_name, first_seen)
+                        .await?;
+                    return self.suggest_duplicate(tenant, contact, &own, named).await;
                 }
             }
         }
         Err(StoreError::Contention(format!(
             "identity owner ({})",
-            identity.kind.as_str()
+            named.identity.kind.as_str()
         )))
+    }
+
+    /// Gives an identity nobody holds to `contact`; false when someone took
+    /// it meanwhile.
+    async fn link(&self, tenant: &str, contact: &str, named: &Named) -> Result<bool, StoreError> {
+        let (owner, link) = identity_items(tenant, contact, named)?;
+        let result = self
+            .db
+            .transact_write_items()
+            .transact_items(self.put_new(owner)?)
+            .transact_items(self.put(link)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if lost_race(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A verified identity that `claimant` holds only by a claim: if the
+    /// claimant holds nothing else, it is simply confirmed there; otherwise
+    /// it and the events that arrived through it move to a new contact,
+    /// suggested as the claimant's duplicate. Returns the identity's contact.
+    async fn settle_claim(
+        &self,
+        tenant: &str,
+        claimant: &str,
+        proven: &Named,
+        display_name: Option<&str>,
+        first_seen: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let others = self
+            .identity_links(tenant, claimant)
+            .await?
+            .into_iter()
+            .any(|link| link.identity != proven.identity);
+        if !others {
+            self.confirm(tenant, claimant, &proven.identity).await?;
+            return Ok(claimant.to_string());
+        }
+        let identities = [proven.identity.clone()];
+        let own = Box::pin(self.split_contact(tenant, claimant, &identities, display_name)).await?;
+        // Active since its latest event, or since this delivery, as if it
+        // had been created by it.
+        let newest = self
+            .events_query(tenant, &own)
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await?
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(serde_dynamo::from_item::<_, super::events::EventItem>)
+            .transpose()?
+            .map(|item| item.event.occurred_at);
+        let since = newest.map_or(first_seen, |at| at.max(first_seen));
+        self.set_last_activity(tenant, &own, since).await?;
+        self.finish_split(tenant, &own).await?;
+        self.confirm(tenant, &own, &proven.identity).await?;
+        self.suggest_superseded_claim(tenant, claimant, &own, &proven.identity)
+            .await?;
+        Ok(own)
+    }
+
+    /// Sets the last activity of a contact that is not listed yet.
+    async fn set_last_activity(
+        &self,
+        tenant: &str,
+        contact: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::contact_pk(tenant, contact)))
+            .key("sk", s(keys::PROFILE_SK))
+            .update_expression("SET last_activity_at = :at, gsi1sk = :g")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(gsi1pk)")
+            .expression_attribute_values(":at", s(keys::instant(at)))
+            .expression_attribute_values(":g", s(keys::contacts_by_activity_sk(at, contact)))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Marks `contact`'s hold on `identity` as verified.
+    async fn confirm(
+        &self,
+        tenant: &str,
+        contact: &str,
+        identity: &Identity,
+    ) -> Result<(), StoreError> {
+        for (pk, sk) in [
+            (
+                keys::identity_pk(tenant, identity),
+                keys::IDENTITY_SK.to_string(),
+            ),
+            (
+                keys::contact_pk(tenant, contact),
+                keys::identity_link_sk(identity),
+            ),
+        ] {
+            let confirmed = self
+                .db
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .update_expression("SET assurance = :verified")
+                .condition_expression("contact_id = :contact")
+                .expression_attribute_values(":verified", s("verified"))
+                .expression_attribute_values(":contact", s(contact))
+                .send()
+                .await;
+            match confirmed {
+                Err(e) if !lost_race(&e) => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The contact holding `identity`, created atomically if nobody holds it:
     /// two first messages racing from one person still make one contact.
+    /// The caller vouches for the identity (it is recorded as verified):
+    /// set-ups and imports that know who the customer is.
     // Identities are personal data: they stay out of logs and spans.
     #[tracing::instrument(skip(self, identity, display_name))]
     pub async fn resolve_contact(
@@ -220,25 +423,30 @@ impl Store {
         display_name: Option<&str>,
         first_seen: DateTime<Utc>,
     ) -> Result<String, StoreError> {
-        let identity_pk = keys::identity_pk(tenant, identity);
+        let named = Named {
+            identity: identity.clone(),
+            assurance: Assurance::Verified,
+        };
+        self.resolve_contact_as(tenant, &named, display_name, first_seen)
+            .await
+    }
+
+    /// The contact holding `named`'s identity, created with it (recorded
+    /// with its assurance) if nobody holds it.
+    async fn resolve_contact_as(
+        &self,
+        tenant: &str,
+        named: &Named,
+        display_name: Option<&str>,
+        first_seen: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let identity_pk = keys::identity_pk(tenant, &named.identity);
         for _ in 0..MAX_ATTEMPTS {
             if let Some(item) = self.get(&identity_pk, keys::IDENTITY_SK).await? {
                 return Ok(serde_dynamo::from_item::<_, IdentityItem>(item)?.contact_id);
             }
             let contact_id = Ulid::new().to_string();
-            let contact_pk = keys::contact_pk(tenant, &contact_id);
-            let owner = serde_dynamo::to_item(IdentityItem {
-                pk: identity_pk.clone(),
-                sk: keys::IDENTITY_SK.to_string(),
-                contact_id: contact_id.clone(),
-                identity: identity.clone(),
-            })?;
-            let link = serde_dynamo::to_item(IdentityItem {
-                pk: contact_pk.clone(),
-                sk: keys::identity_link_sk(identity),
-                contact_id: contact_id.clone(),
-                identity: identity.clone(),
-            })?;
+            let (owner, link) = identity_items(tenant, &contact_id, named)?;
             let profile = profile_item(tenant, &contact_id, display_name, first_seen, None)?;
             let result = self
                 .db
@@ -256,7 +464,7 @@ impl Store {
         }
         Err(StoreError::Contention(format!(
             "identity owner ({})",
-            identity.kind.as_str()
+            named.identity.kind.as_str()
         )))
     }
 
@@ -487,6 +695,30 @@ impl Store {
             next,
         })
     }
+}
+
+/// The owner item (identity -> contact) and the link item (contact ->
+/// identity) of `named` held by `contact`.
+fn identity_items(tenant: &str, contact: &str, named: &Named) -> Result<(Item, Item), StoreError> {
+    let item = |pk: String, sk: String| {
+        serde_dynamo::to_item(IdentityItem {
+            pk,
+            sk,
+            contact_id: contact.to_string(),
+            identity: named.identity.clone(),
+            assurance: named.assurance,
+        })
+    };
+    Ok((
+        item(
+            keys::identity_pk(tenant, &named.identity),
+            keys::IDENTITY_SK.to_string(),
+        )?,
+        item(
+            keys::contact_pk(tenant, contact),
+            keys::identity_link_sk(&named.identity),
+        )?,
+    ))
 }
 
 /// A profile item; listed (in the contacts-by-activity index) unless a

@@ -1,13 +1,15 @@
 //! Likely duplicates: contacts a delivery named together (a booking with one
-//! contact's email and another's phone) and contacts with the same name and
-//! activity close in time. Suggested to staff; never merged automatically.
+//! contact's email and another's phone, a chat visitor who typed a known
+//! customer's email), an identity claimed on one contact and proven by
+//! another, and contacts with the same name and activity close in time.
+//! Suggested to staff; never merged automatically.
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::contacts::ContactProfile;
 use super::{Store, StoreError, s};
-use crate::identity::Identity;
+use crate::identity::{Assurance, Identity, Named};
 use crate::keys;
 
 /// Same-name contacts count as likely the same person when their last
@@ -29,25 +31,64 @@ struct HintItem {
 }
 
 impl Store {
-    /// Records, on both contacts, that one delivery tied them together.
+    /// Records, on both contacts, that one delivery named `named` for
+    /// `contact` while `other` holds it (or holds it now because it could
+    /// not be added to `contact`).
     pub(super) async fn suggest_duplicate(
         &self,
         tenant: &str,
         contact: &str,
         other: &str,
-        shared: &Identity,
+        named: &Named,
+    ) -> Result<(), StoreError> {
+        let shared = &named.identity;
+        let reason = match named.assurance {
+            Assurance::Verified => format!(
+                "one delivery named this contact together with {} {}",
+                shared.kind.as_str(),
+                shared.value
+            ),
+            Assurance::SelfAsserted => format!(
+                "one delivery named this contact together with {} {}, \
+                 self-asserted (unverified), so it was not linked",
+                shared.kind.as_str(),
+                shared.value
+            ),
+        };
+        self.put_hints(tenant, contact, other, &reason).await
+    }
+
+    /// Records, on both contacts, that `identity` left `claimant` (who held
+    /// it by a claim only) for `own` when a delivery proved it.
+    pub(super) async fn suggest_superseded_claim(
+        &self,
+        tenant: &str,
+        claimant: &str,
+        own: &str,
+        identity: &Identity,
     ) -> Result<(), StoreError> {
         let reason = format!(
-            "one delivery named this contact together with {} {}",
-            shared.kind.as_str(),
-            shared.value
+            "{} {} was claimed (unverified) on one contact and then proven by a \
+             delivery from it, which started the other",
+            identity.kind.as_str(),
+            identity.value
         );
+        self.put_hints(tenant, claimant, own, &reason).await
+    }
+
+    async fn put_hints(
+        &self,
+        tenant: &str,
+        contact: &str,
+        other: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         for (from, to) in [(contact, other), (other, contact)] {
             let item = serde_dynamo::to_item(HintItem {
                 pk: keys::contact_pk(tenant, from),
                 sk: format!("HINT#{to}"),
                 other_contact_id: to.to_string(),
-                reason: reason.clone(),
+                reason: reason.to_string(),
             })?;
             self.db
                 .put_item()

@@ -90,6 +90,7 @@ impl Store {
             sk: link.sk.clone(),
             contact_id: into.to_string(),
             identity: link.identity.clone(),
+            assurance: link.assurance,
         })?;
         self.db
             .transact_write_items()

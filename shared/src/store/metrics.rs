@@ -1,7 +1,9 @@
 //! The `METRICS` item of a contact: counters (see `crate::metrics`) changed
 //! in the same transaction as each stored message, under a version so two
 //! messages of one contact stored at once cannot both apply a delta computed
-//! from the same neighbours.
+//! from the same neighbours. It also keeps the history's tail (`tail_sk`, and
+//! `run_sk`/`run_at` while the latest messages are unanswered), so a message
+//! that arrives in order reads no other message, whatever the history.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
@@ -9,34 +11,38 @@ use serde::Deserialize;
 
 use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
 use crate::keys;
-use crate::metrics::{self, MetricCounters, Turn};
+use crate::metrics::{self, History, MetricCounters, Placed, Scan, Tail, Turn};
 use crate::model::{Channel, Direction};
 
 pub const METRICS_SK: &str = "METRICS";
 const VERSION: &str = "version";
 const LAST_MESSAGE_AT: &str = "last_message_at";
-/// Events read per page while looking for a message's neighbours.
-const NEIGHBOUR_PAGE: i32 = 25;
+/// Sort key of the latest message.
+const TAIL_SK: &str = "tail_sk";
+/// The first message of the unanswered run at the end, and its instant.
+const RUN_SK: &str = "run_sk";
+const RUN_AT: &str = "run_at";
 
 /// What the metrics item holds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoredMetrics {
     pub counters: MetricCounters,
     pub last_message_at: Option<DateTime<Utc>>,
+    tail: Option<Tail>,
     version: u64,
 }
 
 impl StoredMetrics {
     fn from_item(item: Item) -> Self {
         let mut stored = StoredMetrics::default();
+        let (mut tail_sk, mut run_sk, mut run_at) = (None, None, None);
         for (name, value) in item {
             match (name.as_str(), value) {
                 (VERSION, AttributeValue::N(n)) => stored.version = n.parse().unwrap_or(0),
-                (LAST_MESSAGE_AT, AttributeValue::S(at)) => {
-                    stored.last_message_at = DateTime::parse_from_rfc3339(&at)
-                        .ok()
-                        .map(|at| at.with_timezone(&Utc));
-                }
+                (LAST_MESSAGE_AT, AttributeValue::S(at)) => stored.last_message_at = instant(&at),
+                (TAIL_SK, AttributeValue::S(sk)) => tail_sk = Some(sk),
+                (RUN_SK, AttributeValue::S(sk)) => run_sk = Some(sk),
+                (RUN_AT, AttributeValue::S(at)) => run_at = instant(&at),
                 (_, AttributeValue::N(n)) => {
                     if let Ok(n) = n.parse() {
                         stored.counters.insert(name, n);
@@ -46,13 +52,105 @@ impl StoredMetrics {
             }
         }
         stored.counters.retain(|_, n| *n != 0);
+        stored.tail = tail_sk.map(|last_sk| Tail {
+            last_sk,
+            open_run: run_sk.zip(run_at).map(|(sk, at)| Placed {
+                sk,
+                turn: Turn {
+                    at,
+                    direction: Direction::Inbound,
+                },
+            }),
+        });
         stored
+    }
+
+    /// True when some message was counted (the item may predate tails).
+    fn has_messages(&self) -> bool {
+        ["messages_in", "messages_out"]
+            .iter()
+            .any(|name| self.counters.get(*name).is_some_and(|n| *n > 0))
+    }
+}
+
+fn instant(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+/// The tail's attributes: `SET` for those it has, `REMOVE` for the others.
+fn tail_attributes(
+    tail: Option<&Tail>,
+) -> (Vec<(&'static str, AttributeValue)>, Vec<&'static str>) {
+    let mut set = Vec::new();
+    let mut remove = Vec::new();
+    match tail {
+        Some(tail) => set.push((TAIL_SK, s(&tail.last_sk))),
+        None => remove.push(TAIL_SK),
+    }
+    match tail.and_then(|t| t.open_run.as_ref()) {
+        Some(run) => {
+            set.push((RUN_SK, s(&run.sk)));
+            set.push((RUN_AT, s(keys::instant(run.turn.at))));
+        }
+        None => remove.extend([RUN_SK, RUN_AT]),
+    }
+    (set, remove)
+}
+
+/// One contact's stored messages, as the metrics read them.
+struct ContactHistory<'a> {
+    store: &'a Store,
+    tenant: &'a str,
+    contact: &'a str,
+}
+
+impl History for ContactHistory<'_> {
+    type Error = StoreError;
+
+    async fn scan(&self, sk: &str, scan: &mut Scan) -> Result<(), StoreError> {
+        let forward = scan.is_forward();
+        let (low, high) = if forward {
+            (sk, keys::EVENT_SK_END)
+        } else {
+            (keys::EVENT_SK_PREFIX, sk)
+        };
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .store
+                .message_query(self.tenant, self.contact, low, high)
+                .scan_index_forward(forward)
+                .limit(scan.page_size())
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                let facts: MessageFacts = serde_dynamo::from_item(item)?;
+                // The range is inclusive; the new message is not stored yet.
+                if facts.sk == sk {
+                    continue;
+                }
+                if !scan.take(facts.placed()) {
+                    return Ok(());
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => {
+                    scan.exhausted();
+                    return Ok(());
+                }
+            }
+        }
     }
 }
 
 /// The attributes of a stored message that the metrics read.
 #[derive(Deserialize)]
 struct MessageFacts {
+    sk: String,
     occurred_at: DateTime<Utc>,
     direction: Direction,
     channel: Channel,
@@ -63,6 +161,13 @@ impl MessageFacts {
         Turn {
             at: self.occurred_at,
             direction: self.direction,
+        }
+    }
+
+    fn placed(&self) -> Placed {
+        Placed {
+            sk: self.sk.clone(),
+            turn: self.turn(),
         }
     }
 }
@@ -106,9 +211,37 @@ impl Store {
             .stored_metrics(tenant, contact)
             .await?
             .unwrap_or_default();
-        let before = self.neighbours(tenant, contact, sk, false).await?;
-        let after = self.neighbours(tenant, contact, sk, true).await?;
-        let delta = metrics::insertion_delta(&before, turn, channel, &after);
+        let history = ContactHistory {
+            store: self,
+            tenant,
+            contact,
+        };
+        let tail = match &current.tail {
+            Some(tail) => Some(tail.clone()),
+            // An item from before tails: read back once to the last reply.
+            None if current.has_messages() => {
+                metrics::tail_from_history(&history, keys::EVENT_SK_END).await?
+            }
+            None => None,
+        };
+        let new = Placed {
+            sk: sk.to_string(),
+            turn,
+        };
+        let insertion = metrics::insertion(
+            &history,
+            tail.as_ref(),
+            &new,
+            channel,
+            metrics::MAX_NEIGHBOURS,
+        )
+        .await?;
+        if !insertion.exact {
+            tracing::info!(
+                "a late message next to a long unanswered run: reply delays left unchanged"
+            );
+        }
+        let delta = insertion.delta;
         let last = current
             .last_message_at
             .map_or(turn.at, |last| last.max(turn.at));
@@ -122,7 +255,14 @@ impl Store {
             adds.push(format!("#c{i} :c{i}"));
             update = update.expression_attribute_names(format!("#c{i}"), name);
         }
+        let (tail_set, tail_remove) = tail_attributes(Some(&insertion.tail));
         let mut expression = String::from("SET version = :next, #last = :last");
+        for (name, _) in &tail_set {
+            expression.push_str(&format!(", {name} = :{name}"));
+        }
+        if !tail_remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", tail_remove.join(", ")));
+        }
         if !adds.is_empty() {
             expression.push_str(&format!(" ADD {}", adds.join(", ")));
         }
@@ -138,6 +278,11 @@ impl Store {
                         (":next".to_string(), n(current.version + 1)),
                         (":last".to_string(), s(keys::instant(last))),
                     ])
+                    .chain(
+                        tail_set
+                            .into_iter()
+                            .map(|(name, value)| (format!(":{name}"), value)),
+                    )
                     .chain(
                         delta
                             .values()
@@ -175,6 +320,12 @@ impl Store {
             if let Some(last) = history.iter().map(|m| m.occurred_at).max() {
                 item.insert(LAST_MESSAGE_AT.into(), s(keys::instant(last)));
             }
+            let placed: Vec<Placed> = history.iter().map(MessageFacts::placed).collect();
+            let (tail, _) = tail_attributes(Tail::of_history(&placed).as_ref());
+            item.extend(
+                tail.into_iter()
+                    .map(|(name, value)| (name.to_string(), value)),
+            );
             let (condition, values) = version_condition(current.version);
             let write = self.put_if(item, condition, values)?;
             match self
@@ -190,48 +341,6 @@ impl Store {
             }
         }
         Err(StoreError::Contention(pk))
-    }
-
-    /// Messages next to `sk`, nearest first read, returned in time order:
-    /// back to (or forward to) the nearest outbound message, inclusive.
-    async fn neighbours(
-        &self,
-        tenant: &str,
-        contact: &str,
-        sk: &str,
-        forward: bool,
-    ) -> Result<Vec<Turn>, StoreError> {
-        let (low, high) = if forward {
-            (sk.to_string(), keys::EVENT_SK_END.to_string())
-        } else {
-            (keys::EVENT_SK_PREFIX.to_string(), sk.to_string())
-        };
-        let mut turns = Vec::new();
-        let mut start: Option<Item> = None;
-        'pages: loop {
-            let out = self
-                .message_query(tenant, contact, &low, &high)
-                .scan_index_forward(forward)
-                .limit(NEIGHBOUR_PAGE)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await?;
-            for item in out.items.unwrap_or_default() {
-                let facts: MessageFacts = serde_dynamo::from_item(item)?;
-                turns.push(facts.turn());
-                if facts.direction == Direction::Outbound {
-                    break 'pages;
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
-        if !forward {
-            turns.reverse();
-        }
-        Ok(turns)
     }
 
     /// Every message of a contact, in time order.
@@ -271,7 +380,7 @@ impl Store {
             .consistent_read(true)
             .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
             .filter_expression("#type = :message")
-            .projection_expression("occurred_at, #direction, #channel")
+            .projection_expression("sk, occurred_at, #direction, #channel")
             .expression_attribute_names("#type", "type")
             .expression_attribute_names("#direction", "direction")
             .expression_attribute_names("#channel", "channel")
