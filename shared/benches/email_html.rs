@@ -10,8 +10,10 @@
 //! `cargo test -p shared --bench email_html --config 'profile.dev.package.shared.opt-level=3' --config 'profile.dev.package.html5gum.opt-level=3'`
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{line, time};
 use shared::channels::email::html_to_text;
 use shared::channels::{ParseContext, postmark, ses};
 
@@ -63,35 +65,8 @@ fn shapes(size: usize) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Best of a few runs (at least one, and at most about `budget` in all).
-fn time(budget: Duration, mut f: impl FnMut()) -> Duration {
-    let mut best = Duration::MAX;
-    let started = Instant::now();
-    for _ in 0..5 {
-        let t = Instant::now();
-        f();
-        best = best.min(t.elapsed());
-        if started.elapsed() > budget {
-            break;
-        }
-    }
-    best
-}
-
-fn line(name: &str, size: usize, took: Duration) {
-    let mb_s = size as f64 / (1 << 20) as f64 / took.as_secs_f64();
-    println!(
-        "{name:<28} {:>5} KiB {:>10.2} ms {:>9.1} MiB/s",
-        size >> 10,
-        took.as_secs_f64() * 1e3,
-        mb_s
-    );
-}
-
 fn main() {
-    // `cargo bench` passes --bench; `cargo test` runs it as a smoke test.
-    let quick = !std::env::args().any(|a| a == "--bench") && cfg!(debug_assertions);
-    let budget = Duration::from_millis(if quick { 50 } else { 500 });
+    let budget = common::budget();
     println!("html_to_text (best of up to 5 runs)");
     for size in SIZES {
         for (name, html) in shapes(size) {

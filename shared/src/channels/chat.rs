@@ -353,7 +353,7 @@ fn attachments(given_list: &[WidgetAttachment]) -> Result<Vec<Attachment>, Parse
             check_len(name, MAX_FILENAME_CHARS, &format!("{path}.filename"))?;
         }
         out.push(Attachment {
-            kind: attachment_kind(mime_type).to_string(),
+            kind: super::attachment::kind_for_mime(mime_type).to_string(),
             media_id: None,
             url: Some(url.to_string()),
             mime_type: mime_type.map(str::to_string),
@@ -362,18 +362,6 @@ fn attachments(given_list: &[WidgetAttachment]) -> Result<Vec<Attachment>, Parse
         });
     }
     Ok(out)
-}
-
-fn attachment_kind(mime_type: Option<&str>) -> &'static str {
-    let top = mime_type
-        .and_then(|m| m.split('/').next())
-        .map(str::to_ascii_lowercase);
-    match top.as_deref() {
-        Some("image") => "image",
-        Some("video") => "video",
-        Some("audio") => "audio",
-        _ => "file",
-    }
 }
 
 /// A link staff may open: capped, and http(s) only (no `javascript:` or
