@@ -41,6 +41,10 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 /// connections than a 256 MB function should.
 pub const MAX_CONCURRENT_RECORDS: usize = 10;
 
+/// A record whose writes keep meeting a merge re-resolves its contact this
+/// often; after that SQS redelivers it later.
+const MERGE_RETRIES: usize = 4;
+
 /// How a batch is run; `Default` is what the function uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
@@ -430,6 +434,19 @@ impl Turn {
 
 /// Every step is idempotent, so a redelivered record converges to the same state.
 pub async fn apply(store: &Store, tenant: &str, event: &CanonicalEvent) -> Result<(), StoreError> {
+    let mut attempt = 1;
+    loop {
+        match apply_once(store, tenant, event).await {
+            // The contact it resolved to was merged meanwhile (the write was
+            // refused, nothing landed there): the identities moved with the
+            // merge, so resolving again finds the surviving contact.
+            Err(StoreError::Merged(_)) if attempt < MERGE_RETRIES => attempt += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+async fn apply_once(store: &Store, tenant: &str, event: &CanonicalEvent) -> Result<(), StoreError> {
     match event {
         CanonicalEvent::Message(message) => {
             let contact = store

@@ -24,6 +24,8 @@ pub enum When {
     BodyContains(String),
     /// A DynamoDB call that writes (Put, Update, Delete, TransactWrite, BatchWrite).
     DynamoWrite,
+    /// A DynamoDB write whose body contains this.
+    DynamoWriteContaining(String),
 }
 
 /// What happens to a matching request.
@@ -204,21 +206,24 @@ fn matches(when: &When, request: &HttpRequest) -> bool {
             .body()
             .bytes()
             .is_some_and(|body| contains(body, part.as_bytes())),
-        When::DynamoWrite => request
-            .headers()
-            .get("x-amz-target")
-            .and_then(|target| target.strip_prefix("DynamoDB_20120810."))
-            .is_some_and(|op| {
-                matches!(
-                    op,
-                    "PutItem"
-                        | "UpdateItem"
-                        | "DeleteItem"
-                        | "TransactWriteItems"
-                        | "BatchWriteItem"
-                )
-            }),
+        When::DynamoWrite => is_dynamo_write(request),
+        When::DynamoWriteContaining(part) => {
+            is_dynamo_write(request) && matches(&When::BodyContains(part.clone()), request)
+        }
     }
+}
+
+fn is_dynamo_write(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|target| target.strip_prefix("DynamoDB_20120810."))
+        .is_some_and(|op| {
+            matches!(
+                op,
+                "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
+            )
+        })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
