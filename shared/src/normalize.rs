@@ -90,11 +90,13 @@ impl NormalizeDeps {
     }
 }
 
+// Displayed in logs, so no variant shows what the delivery said: parse and
+// JSON errors can quote phone numbers, addresses and message text.
 #[derive(Debug, Error)]
 pub enum NormalizeError {
     #[error("record has no body")]
     EmptyRecord,
-    #[error("envelope: {0}")]
+    #[error("envelope: {}", json_error_shape(.0))]
     Envelope(#[from] serde_json::Error),
     #[error("payload: {0}")]
     Payload(#[from] ParseError),
@@ -102,6 +104,17 @@ pub enum NormalizeError {
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Where JSON went wrong, without the offending value.
+fn json_error_shape(error: &serde_json::Error) -> String {
+    let kind = match error.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "not a delivery",
+        serde_json::error::Category::Eof => "truncated",
+    };
+    format!("{kind} at line {} column {}", error.line(), error.column())
 }
 
 /// Why a record goes back to SQS.
