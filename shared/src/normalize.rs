@@ -119,7 +119,7 @@ fn json_error_shape(error: &serde_json::Error) -> String {
 
 /// Why a record goes back to SQS.
 #[derive(Debug)]
-pub enum RecordFailure<E> {
+enum RecordFailure<E> {
     Error(E),
     /// The record's code panicked; only this record failed.
     Panicked,
@@ -127,11 +127,11 @@ pub enum RecordFailure<E> {
     Unfinished,
 }
 
-/// The records of one delivery that share something whose order matters:
-/// a customer identity or a provider object, within a tenant. Hashed: only
-/// equality matters, and the key then holds no personal data.
+/// What records whose relative order matters have in common: a customer
+/// identity (the contact is resolved from it) or a provider object, within
+/// a tenant. Hashed: only equality matters, and a key holds no personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct OrderKey(u64);
+struct OrderKey(u64);
 
 impl OrderKey {
     fn of(parts: &[&str]) -> Self {
@@ -198,7 +198,7 @@ fn order_keys(tenant: &str, events: &[CanonicalEvent]) -> Vec<OrderKey> {
 }
 
 /// A parsed delivery, ready to write.
-pub struct Parsed {
+struct Parsed {
     tenant_id: String,
     connected_at: DateTime<Utc>,
     events: Vec<CanonicalEvent>,
@@ -316,7 +316,7 @@ async fn apply_parsed(store: &Store, parsed: Parsed) -> Result<(), NormalizeErro
 }
 
 /// How a record enters `run_ordered`.
-pub enum Start<D, T, E> {
+enum Start<D, T, E> {
     /// Ready to apply once the records before it with a shared key are done.
     Ready(T, Vec<OrderKey>),
     /// Needs I/O before its keys are known; it then queues behind the
@@ -331,7 +331,7 @@ pub enum Start<D, T, E> {
 /// finished at `cutoff` is dropped (every write is idempotent, so SQS's
 /// redelivery completes it) and reported `Unfinished`; a panic fails its
 /// record only.
-pub async fn run_ordered<D, T, E, F, FF, A, AF>(
+async fn run_ordered<D, T, E, F, FF, A, AF>(
     starts: Vec<Start<D, T, E>>,
     limits: BatchLimits,
     cutoff: Instant,
