@@ -28,7 +28,31 @@ pub fn filter(level: &str) -> EnvFilter {
     EnvFilter::new(directives.join(","))
 }
 
+/// What a panic report may say: the message only when it is a literal
+/// of our code (`panic!("…")`). Formatted messages can quote the data being
+/// handled (a slice of a customer's message names the text), so they are
+/// withheld; the location says where to look.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &'static str {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .unwrap_or("(message withheld: it may quote personal data)")
+}
+
+/// Panics are reported through the log, without what they were handling;
+/// the default hook would print the whole message to stderr (the function's log).
+fn report_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(%location, message = panic_message(info.payload()), "panicked");
+    }));
+}
+
 pub fn init() {
+    report_panics();
     // In Lambda the template's log level; locally RUST_LOG if the developer set one.
     let filter = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
         Ok(level) => filter(&level),
@@ -62,6 +86,18 @@ mod tests {
             .collect();
         all.sort();
         all
+    }
+
+    #[test]
+    fn a_panic_report_withholds_formatted_messages() {
+        let quoting = std::panic::catch_unwind(|| {
+            let text = String::from("Zoë's private message");
+            let _ = &text[..3];
+        })
+        .unwrap_err();
+        assert!(!panic_message(quoting.as_ref()).contains("private"));
+        let literal = std::panic::catch_unwind(|| panic!("a literal of our code")).unwrap_err();
+        assert_eq!(panic_message(literal.as_ref()), "a literal of our code");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub mod fake_sns;
+pub mod faults;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;

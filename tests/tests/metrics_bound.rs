@@ -99,6 +99,7 @@ fn message(id: &str, when: DateTime<Utc>, direction: Direction) -> IncomingMessa
                 Direction::Outbound => Author::Human { user_id: None },
             },
             body: Some(format!("message {id}")),
+            full_body: None,
             attachments: Vec::new(),
             status: None,
             status_at: None,

@@ -555,13 +555,14 @@ async fn walk_every_route() {
     .await;
     expect(&reply, 200);
     contract.check("POST", "/contacts/{contact}/merge", &reply);
+    // A contact that never existed (a repeated merge answers 200 again).
     let reply = send(
         &stack,
         "POST",
         &merge,
         &agent,
         &[],
-        Some(json!({ "contact_id": other })),
+        Some(json!({ "contact_id": ulid::Ulid::new().to_string() })),
     )
     .await;
     expect(&reply, 404);

@@ -54,7 +54,9 @@ async fn records_survive_an_unreachable_table() {
         .collect();
     let event: SqsEvent =
         serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
-    let response = normalize::handle_batch(&outage, event).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let response =
+        normalize::handle_batch(&outage, event, deadline, normalize::BatchLimits::default()).await;
     assert_eq!(
         response.batch_item_failures.len(),
         1,

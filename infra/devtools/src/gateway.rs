@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use shared::api::{self, ApiDeps};
 use shared::config::{SNS_ENDPOINT_OVERRIDE, Settings};
 use shared::ingest::{self, IngestDeps};
-use shared::normalize::{self, NormalizeDeps};
+use shared::normalize::{self, BatchLimits, NormalizeDeps};
 use shared::store::Store;
 
 use crate::BoxError;
@@ -38,7 +38,8 @@ pub struct Functions {
 enum Handler {
     Ingest(Box<IngestDeps>),
     Api(ApiDeps),
-    Normalize(NormalizeDeps),
+    /// With the function's timeout: each invocation's deadline.
+    Normalize(NormalizeDeps, std::time::Duration),
 }
 
 impl Functions {
@@ -77,6 +78,7 @@ impl Functions {
                 ),
                 "normalize" => Handler::Normalize(
                     NormalizeDeps::from_settings(&aws, &settings).map_err(|e| failed(&e))?,
+                    spec.timeout,
                 ),
                 other => return Err(failed(&format!("no local runner for binary {other}")).into()),
             };
@@ -97,13 +99,18 @@ impl Functions {
         Some(match self.handlers.get(function)? {
             Handler::Ingest(deps) => ingest::handle(deps, request).await,
             Handler::Api(deps) => api::handle(deps, request).await,
-            Handler::Normalize(_) => return None,
+            Handler::Normalize(..) => return None,
         })
     }
 
+    /// Runs an SQS-triggered function by its logical id, with the deadline
+    /// Lambda would give the invocation (its `Timeout` from now).
     pub async fn invoke_sqs(&self, function: &str, event: SqsEvent) -> Option<SqsBatchResponse> {
         match self.handlers.get(function)? {
-            Handler::Normalize(deps) => Some(normalize::handle_batch(deps, event).await),
+            Handler::Normalize(deps, timeout) => {
+                let deadline = tokio::time::Instant::now() + *timeout;
+                Some(normalize::handle_batch(deps, event, deadline, BatchLimits::default()).await)
+            }
             Handler::Ingest(_) | Handler::Api(_) => None,
         }
     }

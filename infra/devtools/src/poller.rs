@@ -1,7 +1,8 @@
 //! A local SQS event-source mapping: receive a batch, hand it to the function
-//! as the `SqsEvent` Lambda would build, delete what succeeded. Failed records
-//! stay on the queue and come back; after maxReceiveCount SQS moves them to
-//! the dead-letter queue, exactly as in AWS.
+//! as the `SqsEvent` Lambda would build (with the deadline its `Timeout` gives
+//! the invocation), delete what succeeded. Failed records stay on the queue
+//! and come back; after maxReceiveCount SQS moves them to the dead-letter
+//! queue, exactly as in AWS.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -27,6 +27,8 @@ pub struct FunctionSpec {
     /// `Policies` entries other than inline statements (SAM policy
     /// templates, managed policy names): the IAM check refuses them.
     pub other_policies: Vec<Value>,
+    /// `Timeout` (the function's, else `Globals`'), else Lambda's default of 3 s.
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,12 +177,18 @@ impl Template {
                         None => other_policies.push(policy),
                     }
                 }
+                let timeout = props
+                    .and_then(|p| p.get("Timeout"))
+                    .or_else(|| self.function_global("Timeout"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(3);
                 Some(FunctionSpec {
                     logical_id: id.to_string(),
                     binary,
                     environment,
                     statements,
                     other_policies,
+                    timeout: std::time::Duration::from_secs(timeout),
                 })
             })
             .collect()
@@ -345,6 +353,7 @@ pub fn referenced_resource(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn reads_routes_queues_and_sources_from_the_real_template() {
@@ -378,6 +387,13 @@ mod tests {
         assert_eq!(sources.len(), 1);
         assert_eq!(sources[0].queue, "IngestQueue");
         assert_eq!(sources[0].binary, "normalize");
+        let timeout = |id: &str| {
+            let specs = template.function_specs();
+            specs.iter().find(|f| f.logical_id == id).map(|f| f.timeout)
+        };
+        // Its own Timeout, and the Globals' for a function without one.
+        assert_eq!(timeout("NormalizeFunction"), Some(Duration::from_secs(30)));
+        assert_eq!(timeout("ApiFunction"), Some(Duration::from_secs(10)));
 
         let (table, props) = template.table().unwrap();
         assert_eq!(table, "Table");

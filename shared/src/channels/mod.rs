@@ -229,8 +229,10 @@ pub struct StatusUpdate {
 }
 
 /// A delivery that is well signed but not what the provider documents.
+/// Displayed (logged) by its field only: the detail may quote the payload
+/// (a phone number, an address) and goes only to the webhook's caller.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("{field}: {detail}")]
+#[error("{field} is not as the provider documents it")]
 pub struct ParseError {
     /// Path of the offending field, e.g. `entry[0].changes[0].value.messages[0].timestamp`.
     pub field: String,

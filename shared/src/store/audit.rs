@@ -29,24 +29,6 @@ fn audit_pk(tenant: &str) -> String {
 }
 
 impl Store {
-    pub(super) async fn record_audit(
-        &self,
-        tenant: &str,
-        actor: &str,
-        action: &str,
-        contact: &str,
-        detail: &str,
-    ) -> Result<(), StoreError> {
-        let entry = AuditEntry {
-            at: Utc::now(),
-            actor_user_id: actor.to_string(),
-            action: action.to_string(),
-            contact_id: contact.to_string(),
-            detail: detail.to_string(),
-        };
-        self.record_audit_once(tenant, entry, Ulid::new()).await
-    }
-
     /// Records `entry` under `id` once: a retry of the same action (same
     /// instant and id) finds it there.
     pub(super) async fn record_audit_once(

@@ -296,11 +296,16 @@ impl Store {
             .transact_write_items()
             .transact_items(self.put_new(owner)?)
             .transact_items(self.put(link)?)
+            // A contact being merged away takes no new identity.
+            .transact_items(self.not_merged(tenant, contact)?)
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if lost_race(&e) => Ok(false),
+            Err(e) if lost_race(&e) => {
+                self.ensure_not_merged(tenant, contact).await?;
+                Ok(false)
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::merge::MERGED_INTO;
 use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
 use crate::keys;
 use crate::metrics::{self, History, MetricCounters, Placed, Scan, Tail, Turn};
@@ -30,6 +31,8 @@ pub struct StoredMetrics {
     pub last_message_at: Option<DateTime<Utc>>,
     tail: Option<Tail>,
     version: u64,
+    /// Set once the contact is merged away (see `merge`).
+    merged: bool,
 }
 
 impl StoredMetrics {
@@ -39,6 +42,7 @@ impl StoredMetrics {
         for (name, value) in item {
             match (name.as_str(), value) {
                 (VERSION, AttributeValue::N(n)) => stored.version = n.parse().unwrap_or(0),
+                (MERGED_INTO, _) => stored.merged = true,
                 (LAST_MESSAGE_AT, AttributeValue::S(at)) => stored.last_message_at = instant(&at),
                 (TAIL_SK, AttributeValue::S(sk)) => tail_sk = Some(sk),
                 (RUN_SK, AttributeValue::S(sk)) => run_sk = Some(sk),
@@ -173,8 +177,20 @@ impl MessageFacts {
 }
 
 impl Store {
-    /// The contact's metrics item; `None` when it never had a message.
+    /// The contact's metrics item; `None` when it never had a message or
+    /// was merged away.
     pub async fn stored_metrics(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<Option<StoredMetrics>, StoreError> {
+        Ok(self
+            .metrics_item(tenant, contact)
+            .await?
+            .filter(|m| !m.merged))
+    }
+
+    async fn metrics_item(
         &self,
         tenant: &str,
         contact: &str,
@@ -208,9 +224,13 @@ impl Store {
         channel: Channel,
     ) -> Result<TransactWriteItem, StoreError> {
         let current = self
-            .stored_metrics(tenant, contact)
+            .metrics_item(tenant, contact)
             .await?
             .unwrap_or_default();
+        if current.merged {
+            // The message goes where the merge took the contact's identities.
+            return Err(StoreError::Merged(contact.to_string()));
+        }
         let history = ContactHistory {
             store: self,
             tenant,
@@ -304,9 +324,13 @@ impl Store {
         let pk = keys::contact_pk(tenant, contact);
         for _ in 0..MAX_ATTEMPTS {
             let current = self
-                .stored_metrics(tenant, contact)
+                .metrics_item(tenant, contact)
                 .await?
                 .unwrap_or_default();
+            if current.merged {
+                // Nothing is left to count, and the merge record must stay.
+                return Ok(());
+            }
             let history = self.message_facts(tenant, contact).await?;
             let pairs: Vec<(Turn, Channel)> =
                 history.iter().map(|m| (m.turn(), m.channel)).collect();

@@ -52,6 +52,10 @@ pub enum StoreError {
     Contention(String),
     #[error("{0} names no customer identity to put it on")]
     Unattributable(String),
+    /// A write to a contact that is merged (or being merged) into another
+    /// was refused; its identities now lead to the surviving contact.
+    #[error("contact {0} was merged into another")]
+    Merged(String),
 }
 
 impl<E, R> From<SdkError<E, R>> for StoreError

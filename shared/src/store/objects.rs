@@ -75,7 +75,10 @@ impl Store {
             };
             match result {
                 Ok(()) => return Ok(()),
-                Err(e) if lost_race(&e) => continue,
+                Err(e) if lost_race(&e) => {
+                    self.ensure_not_merged(tenant, report.contact).await?;
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -128,6 +131,8 @@ impl Store {
             .transact_write_items()
             .transact_items(self.put_new(serde_dynamo::to_item(object)?)?)
             .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
+            // A new event never lands on a contact being merged away.
+            .transact_items(self.not_merged(tenant, report.contact)?)
             .send()
             .await
             .map(|_| ()))

@@ -114,7 +114,8 @@ impl Store {
 impl Store {
     /// Staff merge `other` into `contact`: everything of `other` moves, the
     /// merge is recorded on the timeline and in the audit log. `None` when
-    /// either contact does not exist.
+    /// either contact does not exist. Repeating a merge (cut short, or done)
+    /// finishes it and answers with the same record, written once.
     #[tracing::instrument(skip(self))]
     pub async fn merge_by_staff(
         &self,
@@ -126,30 +127,40 @@ impl Store {
         if !self.contact_exists(tenant, contact).await? {
             return Ok(None);
         }
-        let Some(moving) = self.contact(tenant, other).await? else {
+        // Boxed: merges and splits are deep futures, kept off the caller's stack.
+        let Some(merge) = Box::pin(self.merge(tenant, other, contact, Some(by_user_id))).await?
+        else {
             return Ok(None);
         };
-        // Boxed: merges and splits are deep futures, kept off the caller's stack.
-        Box::pin(self.merge_contact(tenant, other, contact)).await?;
-        let event = staff_event(
+        // Named after the merge (its id minted when it began), by whoever began it.
+        let merge_id = Ulid::from_string(&merge.merge_id)
+            .map_err(|e| StoreError::Dynamo(format!("merge id {}: {e}", merge.merge_id)))?;
+        let by = merge.merged_by.unwrap_or_else(|| by_user_id.to_string());
+        let event = staff_event_as(
             contact,
             EventDetail::IdentityLink(IdentityLink {
                 action: "merge".into(),
                 other_contact_id: other.to_string(),
-                identities: moving.identities,
-                by_user_id: by_user_id.to_string(),
+                identities: merge.merged_identities,
+                by_user_id: by.clone(),
             }),
+            merge_id,
         );
         self.put_staff_event(tenant, &event).await?;
-        self.record_audit(
-            tenant,
-            by_user_id,
-            "merge",
-            contact,
-            &format!("contact {other} merged into {contact}"),
-        )
-        .await?;
-        Ok(Some(event))
+        let entry = AuditEntry {
+            at: event.occurred_at,
+            actor_user_id: by,
+            action: "merge".into(),
+            contact_id: contact.to_string(),
+            detail: format!("contact {other} merged into {contact}"),
+        };
+        self.record_audit_once(tenant, entry, merge_id).await?;
+        // As first recorded (a repeat's own copy differs in `recorded_at`).
+        let item = EventItem::new(tenant, event.clone(), Vec::new());
+        Ok(Some(match self.get(&item.pk, &item.sk).await? {
+            Some(stored) => serde_dynamo::from_item::<_, EventItem>(stored)?.event,
+            None => event,
+        }))
     }
 }
 
