@@ -61,7 +61,7 @@ stop_gateway() {
 }
 trap stop_gateway EXIT
 PORT=0 DEV_ENV_FILE="$ENV_FILE" RUST_LOG="${RUST_LOG:-warn}" \
-  "$ROOT/target/debug/dev-gateway" >"$WORK/gateway.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-$ROOT/target}/debug/dev-gateway" >"$WORK/gateway.log" 2>&1 &
 gateway_pid=$!
 for _ in $(seq 1 600); do
   [ -f "$ENV_FILE" ] && break
