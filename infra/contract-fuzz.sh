@@ -4,17 +4,21 @@
 # covered by the signed-delivery tests) and sends them to a real local stack
 # (the emulators, the dev gateway serving the api function, the demo seed),
 # once as an admin and once as an agent of the demo tenant. It fails on any
-# 5xx and on any response the document does not describe: status code,
-# content type, headers or body schema; and on a method a documented path
-# does not have answering anything but 405 with an Allow header.
+# 5xx, on any response the document does not describe (status code, content
+# type, headers, body), on a request the document calls valid being refused
+# or one it calls invalid being accepted, and on a method a path lacks not
+# answering 405 with Allow (infra/contract-fuzz.toml).
 #
-# Path values are real: a contact of the demo story and a connection created
-# for the run (infra/contract-fuzz.toml reads them from the environment).
+# Values are real: infra/contract_fuzz_seed.py takes a contact of the demo
+# story, a connection made for the run and a cursor of each listing through
+# the API; infra/contract_fuzz_hooks.py puts state-bound values (a cursor, a
+# current stage) into the requests generated as valid.
 #
 # Usage: infra/contract-fuzz.sh   (starts the emulators unless they are up)
 # Settings: CONTRACT_FUZZ_EXAMPLES (test cases per operation and phase,
-#   default 50: about a minute per role here), CONTRACT_FUZZ_SEED (default fixed, so a CI run is repeatable;
-#   `random` for a new one each run; the seed used is printed).
+#   default 100: under a minute per role here), CONTRACT_FUZZ_SEED (default
+#   fixed, so a CI run is repeatable; `random` for a new one each run; the
+#   seed used is printed).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +32,7 @@ export RUST_MIN_STACK="${RUST_MIN_STACK:-8388608}"
 VENV="$ROOT/.local/venv/bin"
 WORK="$ROOT/.local/contract-fuzz"
 ENV_FILE="$WORK/dev.env"
-EXAMPLES="${CONTRACT_FUZZ_EXAMPLES:-50}"
+EXAMPLES="${CONTRACT_FUZZ_EXAMPLES:-100}"
 SEED="${CONTRACT_FUZZ_SEED:-20261021}"
 if [ "$SEED" = random ]; then
   SEED="$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
