@@ -10,15 +10,21 @@ VENV  := $(ROOT)/.local/venv/bin
 export SAM_CLI_TELEMETRY := 0
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 
-.PHONY: dev test lint validate build bench install tools emulators-start emulators-stop emulators-status clean-local
+.PHONY: dev test contract lint validate build bench install tools emulators-start emulators-stop emulators-status clean-local
 
 ## dev: emulators + local API gateway on http://127.0.0.1:3000 (Ctrl-C stops all)
 dev:
 	bash "$(ROOT)/infra/dev.sh"
 
-## test: cargo test --workspace against DynamoDB Local + moto (started and stopped here)
+## test: cargo test --workspace against DynamoDB Local + moto (started and stopped here),
+##   then the contract fuzz and the least-privilege check
 test:
 	bash "$(ROOT)/infra/test.sh"
+
+## contract: the contract fuzz alone (schemathesis over docs/openapi.yaml against a local
+##   stack, as admin and as agent); CONTRACT_FUZZ_EXAMPLES / CONTRACT_FUZZ_SEED tune it
+contract:
+	bash "$(ROOT)/infra/contract-fuzz.sh"
 
 ## lint: rustfmt check + clippy with warnings as errors
 lint:

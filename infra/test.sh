@@ -3,9 +3,14 @@
 # (DynamoDB Local + moto_server), started for this run and stopped after it.
 # Extra arguments go to cargo test, e.g. infra/test.sh -p shared -- --nocapture
 #
-# Every AWS call a function makes is recorded under CALL_LOG_DIR; after a
-# full run (no arguments) the least-privilege test checks them all against
-# template.yaml's policies. A partial run cannot: it skips that check.
+# A full run (no arguments) then fuzzes the HTTP contract from outside
+# (infra/contract-fuzz.sh: schemathesis against the dev gateway and the
+# same emulators), and ends with the least-privilege test.
+#
+# Every AWS call a function makes is recorded under CALL_LOG_DIR, the
+# fuzzed stack's included; after a full run the least-privilege test checks
+# them all against template.yaml's policies. A partial run cannot: it skips
+# that check and the fuzz.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,4 +25,5 @@ if [ "$#" -gt 0 ]; then
 fi
 exec bash "$ROOT/infra/with-emulators.sh" bash -c '
   cargo test --workspace --no-fail-fast &&
+  bash infra/contract-fuzz.sh &&
   cargo test -p integration-tests --test least_privilege -- --ignored --nocapture'

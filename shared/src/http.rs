@@ -11,6 +11,9 @@ use crate::channels::ParseError;
 use crate::delivery::DeliveryError;
 use crate::store::StoreError;
 
+/// What a 503 asks the caller to wait before retrying.
+const RETRY_AFTER_SECS: u32 = 1;
+
 #[derive(Debug, Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -24,8 +27,12 @@ pub enum ApiError {
         field: Option<String>,
         detail: String,
     },
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    /// The path exists without this method; `allow` lists the ones it has.
+    #[error("{detail}")]
+    MethodNotAllowed {
+        allow: Vec<&'static str>,
+        detail: String,
+    },
     #[error("{0}")]
     PayloadTooLarge(String),
     /// Over a rate limit; worth retrying after this many seconds.
@@ -60,23 +67,38 @@ impl ApiError {
         }
     }
 
+    pub fn method_not_allowed(allow: Vec<&'static str>, detail: impl Into<String>) -> Self {
+        ApiError::MethodNotAllowed {
+            allow,
+            detail: detail.into(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            // Optimistic writes that kept losing to concurrent ones: the
+            // same request succeeds once the others are done.
+            ApiError::Store(StoreError::Contention(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Delivery(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
-        let detail = if status.is_server_error() {
+        let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, "request lost to concurrent writes");
+            format!(
+                "the data was being changed by other requests; retry after {RETRY_AFTER_SECS} s"
+            )
+        } else if status.is_server_error() {
             // Internals go to the log, never to the caller.
             tracing::error!(error = %self, "request failed");
             "an internal error occurred; the request can be retried".to_string()
@@ -101,14 +123,25 @@ impl ApiError {
             body["field"] = json!(field);
         }
         let mut response = respond(status, "application/problem+json", body.to_string());
-        if let ApiError::TooManyRequests {
-            retry_after_secs, ..
-        } = &self
-            && let Ok(value) = http::HeaderValue::from_str(&retry_after_secs.max(&1).to_string())
+        let extra = match &self {
+            ApiError::MethodNotAllowed { allow, .. } => {
+                Some((http::header::ALLOW, allow.join(", ")))
+            }
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some((
+                http::header::RETRY_AFTER,
+                (*retry_after_secs).max(1).to_string(),
+            )),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                Some((http::header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
+            }
+            _ => None,
+        };
+        if let Some((name, value)) = extra
+            && let Ok(value) = http::HeaderValue::from_str(&value)
         {
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, value);
+            response.headers_mut().insert(name, value);
         }
         response
     }
@@ -186,6 +219,28 @@ mod tests {
         }
         .into_response();
         assert_eq!(soon.headers()[http::header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_lost_optimistic_race_answers_503_with_retry_after() {
+        let response =
+            ApiError::Store(StoreError::Contention("T#salon#C#01J0".into())).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "1");
+        assert_eq!(
+            response.headers()[http::header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = body_json(&response);
+        assert_eq!(body["status"], 503);
+        assert_eq!(body["title"], "Service Unavailable");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("retry"), "{detail}");
+        assert!(!detail.contains("salon"), "internals leaked: {detail}");
+        // Any other store failure is still a plain 500, without Retry-After.
+        let other = ApiError::Store(StoreError::Dynamo("boom".into())).into_response();
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(other.headers().get(http::header::RETRY_AFTER).is_none());
     }
 
     #[test]

@@ -83,9 +83,13 @@ async fn route(deps: &IngestDeps, request: &Request) -> Result<Response<Body>, A
                 Reply::EmptyTwiml => twiml_empty(),
             })
         }
-        (method, _) => Err(ApiError::MethodNotAllowed(format!(
-            "{method} is not supported on this webhook"
-        ))),
+        (method, handshake) => Err(ApiError::method_not_allowed(
+            match handshake {
+                Some(_) => vec!["GET", "POST"],
+                None => vec!["POST"],
+            },
+            format!("{method} is not supported on this webhook"),
+        )),
     }
 }
 

@@ -74,7 +74,8 @@ pub fn object_pk(tenant: &str, provider: Provider, object_id: &str) -> String {
     format!("T#{tenant}#OBJ#{}#{object_id}", provider.as_str())
 }
 
-/// A client's `Idempotency-Key`, scoped to the tenant.
+/// A client's `Idempotency-Key` in the tenant; the API scopes `key` to the
+/// route and the contact first (`POST-messages#{contact}#{key}`).
 pub fn idempotency_pk(tenant: &str, key: &str) -> String {
     format!("T#{tenant}#IK#{key}")
 }

@@ -77,7 +77,8 @@ async fn every_route_checks_token_tenant_and_role() {
     let authorized: Vec<String> = template
         .routes()
         .into_iter()
-        .filter(|r| r.authorized)
+        // The greedy routes answer 405/404 only (openapi_contract.rs).
+        .filter(|r| r.authorized && !r.is_greedy())
         .map(|r| r.key())
         .collect();
     for key in &authorized {

@@ -181,3 +181,56 @@ async fn history_before_connected_at_is_not_imported() {
     assert_eq!(items.as_array().unwrap().len(), 1);
     assert_eq!(items[0]["occurred_at"], "2026-10-21T08:15:27Z");
 }
+
+#[tokio::test]
+async fn unusable_secret_and_setting_names_are_refused_and_nothing_is_written() {
+    let stack = TestStack::new().await;
+    let admin = format!("Bearer {}", stack.token("salon", "admin"));
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..21).map(|i| (format!("key_{i}"), json!("v"))).collect();
+    for (body, field) in [
+        (
+            json!({ "provider": "calcom", "config": { "": "x" } }),
+            "config",
+        ),
+        (
+            json!({ "provider": "calcom", "secrets": { "": "x" } }),
+            "secrets",
+        ),
+        (
+            json!({ "provider": "calcom", "config": { "k".repeat(65): "x" } }),
+            "config",
+        ),
+        (
+            json!({ "provider": "calcom", "secrets": { "webhook_secret": "s".repeat(4097) } }),
+            "secrets.webhook_secret",
+        ),
+        (json!({ "provider": "calcom", "config": many }), "config"),
+        (
+            json!({ "provider": "calcom", "external_id": "e".repeat(257) }),
+            "external_id",
+        ),
+    ] {
+        let reply = stack
+            .request(
+                "POST",
+                "/connections",
+                &[("authorization", &admin)],
+                body.to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{body}: {reply:?}");
+        assert_eq!(reply.content_type, "application/problem+json");
+        assert_eq!(reply.json()["field"], field, "{body}");
+    }
+    let listed = stack
+        .get("/connections", &stack.token("salon", "admin"))
+        .await
+        .json();
+    assert_eq!(listed["items"], json!([]), "nothing was created");
+    let audit = stack
+        .get("/audit", &stack.token("salon", "admin"))
+        .await
+        .json();
+    assert_eq!(audit["items"], json!([]), "nothing was audited");
+}

@@ -147,10 +147,12 @@ impl Contract {
 #[test]
 fn every_template_route_is_documented_and_nothing_else() {
     let contract = Contract::load();
+    // The greedy `{proxy+}` routes only answer 405 or 404 (see below).
     let template: BTreeSet<(String, String)> = Template::load_default()
         .expect("template.yaml")
         .routes()
         .into_iter()
+        .filter(|r| !r.is_greedy())
         .map(|r| (r.method.to_ascii_uppercase(), r.path))
         .collect();
     assert!(!template.is_empty());
@@ -167,7 +169,7 @@ fn every_template_route_is_documented_and_nothing_else() {
     );
     // Webhooks are public; everything else needs the bearer token.
     let routes = Template::load_default().expect("template.yaml").routes();
-    for route in routes {
+    for route in routes.into_iter().filter(|r| !r.is_greedy()) {
         let operation = &contract.doc["paths"][&route.path][route.method.to_ascii_lowercase()];
         let public = operation
             .get("security")
@@ -764,4 +766,259 @@ async fn walk_every_route() {
         .filter(|op| !contract.exercised.contains(op))
         .collect();
     assert!(missed.is_empty(), "not exercised: {missed:?}");
+}
+
+/// The methods a path lacks: template.yaml routes each of them (GET, POST,
+/// PUT, PATCH, DELETE) on any path to the api function, behind the JWT
+/// authorizer, and the function knows every route of the API.
+#[test]
+fn the_template_sends_methods_a_path_lacks_to_the_api() {
+    let template = Template::load_default().expect("template.yaml");
+    let routes = template.routes();
+    let api_function = routes
+        .iter()
+        .find(|r| r.key() == "GET /contacts")
+        .map(|r| r.function.clone())
+        .expect("the api function");
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        let key = format!("{method} /{{proxy+}}");
+        let route = routes
+            .iter()
+            .find(|r| r.key() == key)
+            .unwrap_or_else(|| panic!("template.yaml has no route {key}"));
+        assert_eq!(route.function, api_function, "{key}");
+        assert!(route.authorized, "{key} is behind the JWT authorizer");
+    }
+    // No ANY or OPTIONS route: API Gateway answers CORS preflights itself
+    // only while no route matches OPTIONS.
+    for route in &routes {
+        assert!(
+            route.method != "ANY" && route.method != "OPTIONS",
+            "{} would take CORS preflights from API Gateway",
+            route.key()
+        );
+    }
+    let template: BTreeSet<String> = routes
+        .iter()
+        .filter(|r| !r.is_greedy())
+        .map(|r| r.key())
+        .collect();
+    let known: BTreeSet<String> = shared::api::routes()
+        .into_iter()
+        .map(|(method, path)| format!("{method} {path}"))
+        .collect();
+    assert_eq!(
+        template, known,
+        "shared::api::routes() (the Allow of a 405) and template.yaml differ"
+    );
+}
+
+#[tokio::test]
+async fn a_method_a_path_lacks_answers_405_with_allow() {
+    Box::pin(method_not_allowed()).await;
+}
+
+async fn method_not_allowed() {
+    let stack = Box::pin(TestStack::new()).await;
+    let whatsapp = Box::pin(stack.whatsapp_connection("salon")).await;
+    let reply = whatsapp_post(&stack, &whatsapp, &fixture("whatsapp/text_message.json")).await;
+    expect(&reply, 200);
+    Box::pin(stack.drain()).await;
+    let contact = Box::pin(stack.only_contact("salon")).await;
+    let timeline = Box::pin(stack.timeline("salon", &contact, "")).await;
+    let message = timeline["items"][0]["event_id"]
+        .as_str()
+        .expect("a message")
+        .to_string();
+    let agent = stack.token("salon", "agent");
+    let cases: Vec<(&str, String, &str)> = vec![
+        // ../shared/API.md: no route deletes one message; DELETE on one answers 405.
+        (
+            "DELETE",
+            format!("/contacts/{contact}/messages/{message}"),
+            "",
+        ),
+        ("GET", format!("/contacts/{contact}/messages/{message}"), ""),
+        (
+            "DELETE",
+            format!("/contacts/{contact}/messages"),
+            "GET, POST",
+        ),
+        ("PATCH", format!("/contacts/{contact}/stage"), "PUT"),
+        ("PATCH", "/settings".into(), "GET, PUT"),
+        ("DELETE", "/contacts".into(), "GET"),
+        ("POST", "/connections/some-connection".into(), "DELETE"),
+        ("GET", format!("/webhooks/sms/{whatsapp}"), "POST"),
+        (
+            "DELETE",
+            format!("/webhooks/whatsapp/{whatsapp}"),
+            "GET, POST",
+        ),
+    ];
+    for (method, path, allow) in cases {
+        let reply = send(&stack, method, &path, &agent, &[], None).await;
+        assert_eq!(reply.status, 405, "{method} {path}: {reply:?}");
+        assert_eq!(reply.content_type, "application/problem+json");
+        assert!(
+            reply.headers.contains_key(http::header::ALLOW),
+            "{method} {path}: no Allow"
+        );
+        assert_eq!(reply.header("allow"), allow, "{method} {path}");
+        assert_eq!(reply.json()["status"], 405);
+        // Without a token the gateway refuses it first, as for any API route.
+        let anonymous = raw(&stack, method, &path, &[], b"").await;
+        assert_eq!(anonymous.status, 401, "{method} {path} without a token");
+    }
+    // An unknown path is still 404, now a problem.
+    let reply = get(&stack, "/nowhere/at/all", &agent).await;
+    expect(&reply, 404);
+    assert_eq!(reply.content_type, "application/problem+json");
+    // Nothing was deleted.
+    let after = Box::pin(stack.timeline("salon", &contact, "")).await;
+    assert_eq!(after["items"], timeline["items"]);
+}
+
+/// Every event type and channel the document lists filters the timeline.
+#[tokio::test]
+async fn every_documented_event_type_and_channel_is_a_filter() {
+    Box::pin(documented_filters()).await;
+}
+
+async fn documented_filters() {
+    let contract = Contract::load();
+    let stack = Box::pin(TestStack::new()).await;
+    let whatsapp = Box::pin(stack.whatsapp_connection("salon")).await;
+    let reply = whatsapp_post(&stack, &whatsapp, &fixture("whatsapp/text_message.json")).await;
+    expect(&reply, 200);
+    Box::pin(stack.drain()).await;
+    let contact = Box::pin(stack.only_contact("salon")).await;
+    let agent = stack.token("salon", "agent");
+    let values = |schema: &str| -> Vec<String> {
+        contract.doc["components"]["schemas"][schema]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} has no enum"))
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    let types = values("EventType");
+    assert!(types.contains(&"identity_link".to_string()));
+    for kind in &types {
+        let reply = get(
+            &stack,
+            &format!("/contacts/{contact}/timeline?types={kind}"),
+            &agent,
+        )
+        .await;
+        expect(&reply, 200);
+    }
+    let reply = get(
+        &stack,
+        &format!("/contacts/{contact}/timeline?types={}", types.join(",")),
+        &agent,
+    )
+    .await;
+    expect(&reply, 200);
+    assert_eq!(reply.json()["items"].as_array().map(Vec::len), Some(1));
+    for channel in values("Channel") {
+        for view in ["timeline", "messages"] {
+            let reply = get(
+                &stack,
+                &format!("/contacts/{contact}/{view}?channels={channel}"),
+                &agent,
+            )
+            .await;
+            expect(&reply, 200);
+        }
+    }
+}
+
+/// The document lists exactly the timezones and phone regions PUT /settings
+/// accepts, so a client can offer them and a generated request is valid.
+#[test]
+fn settings_enums_are_the_accepted_values() {
+    let contract = Contract::load();
+    let listed = |schema: &str| -> BTreeSet<String> {
+        contract.doc["components"]["schemas"][schema]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} has no enum"))
+            .iter()
+            .map(|v| v.as_str().expect("a name").to_string())
+            .collect()
+    };
+    let zones: BTreeSet<String> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name().to_string())
+        .collect();
+    let documented = listed("TimeZone");
+    assert_eq!(
+        documented,
+        zones,
+        "components.schemas.TimeZone.enum is not chrono-tz's list; it should be:\n{}",
+        zones.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+    let letters = b'A'..=b'Z';
+    let regions: BTreeSet<String> = letters
+        .clone()
+        .flat_map(|a| {
+            letters
+                .clone()
+                .map(move |b| format!("{}{}", a as char, b as char))
+        })
+        .filter(|code| code.parse::<phonenumber::country::Id>().is_ok())
+        .collect();
+    let documented = listed("PhoneRegion");
+    assert_eq!(
+        documented,
+        regions,
+        "components.schemas.PhoneRegion.enum is not the regions phonenumber knows; it should be:\n{}",
+        regions.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+}
+
+/// NewConnection requires, per provider, exactly the values its check needs
+/// given (`Origin::Given` in its descriptor), so a generated request the
+/// document calls valid is one POST /connections accepts.
+#[test]
+fn new_connection_requires_what_each_provider_needs_given() {
+    use shared::channels::provider::Origin;
+    let contract = Contract::load();
+    let rules = contract.doc["components"]["schemas"]["NewConnection"]["allOf"]
+        .as_array()
+        .expect("NewConnection.allOf");
+    // (provider path, section, name) the document requires.
+    let mut documented = BTreeSet::new();
+    for rule in rules {
+        let providers = rule["if"]["properties"]["provider"]["enum"]
+            .as_array()
+            .expect("if.provider.enum");
+        for (section, schema) in rule["then"]["properties"].as_object().expect("then") {
+            for name in schema["required"].as_array().expect("required") {
+                for provider in providers {
+                    documented.insert((
+                        provider.as_str().unwrap().to_string(),
+                        section.clone(),
+                        name.as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    let mut needed = BTreeSet::new();
+    for provider in Provider::ALL {
+        let descriptor = provider.descriptor();
+        for (section, fields) in [
+            ("secrets", descriptor.secrets),
+            ("config", descriptor.config),
+        ] {
+            for field in fields.iter().filter(|f| matches!(f.origin, Origin::Given)) {
+                needed.insert((
+                    descriptor.path.to_string(),
+                    section.to_string(),
+                    field.name.to_string(),
+                ));
+            }
+        }
+    }
+    assert_eq!(documented, needed);
 }

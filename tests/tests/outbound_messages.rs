@@ -226,3 +226,97 @@ async fn metrics_count_messages_and_time_the_replies() {
     let score = metrics["engagement_score"].as_u64().unwrap();
     assert!(score <= 100);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_is_scoped_to_the_contact() {
+    let stack = TestStack::new().await;
+    let (_, maya) = maya(&stack).await;
+    let identity = shared::identity::Identity::phone("+447700900999", None).unwrap();
+    let other = stack
+        .store()
+        .resolve_contact("salon", &identity, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    let first = send(
+        &stack,
+        &maya,
+        Some("same-key"),
+        json!({ "channel": "sms", "body": "For Maya", "author": "ai" }),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{first:?}");
+    // The same key on another contact is another request, not a replay.
+    let second = send(
+        &stack,
+        &other,
+        Some("same-key"),
+        json!({ "channel": "sms", "body": "For the other contact", "author": "ai" }),
+    )
+    .await;
+    assert_eq!(second.status, 201, "{second:?}");
+    let second = second.json();
+    assert_eq!(second["contact_id"], other.as_str());
+    assert_eq!(second["body"], "For the other contact");
+    assert_ne!(second["event_id"], first.json()["event_id"]);
+    let theirs = stack.timeline("salon", &other, "").await;
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 1);
+    // ... and on the first contact it still replays the first answer.
+    let again = send(
+        &stack,
+        &maya,
+        Some("same-key"),
+        json!({ "channel": "sms", "body": "For Maya", "author": "ai" }),
+    )
+    .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["event_id"], first.json()["event_id"]);
+}
+
+#[tokio::test]
+async fn attachment_urls_must_be_http_or_https() {
+    let stack = TestStack::new().await;
+    let (_, contact) = maya(&stack).await;
+    for url in [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "data:text/html,hi",
+        "ftp://salon.example/menu.png",
+        "//salon.example/menu.png",
+        "menu.png",
+        "https://",
+        "",
+    ] {
+        let reply = send(
+            &stack,
+            &contact,
+            None,
+            json!({ "channel": "whatsapp", "author": "ai",
+                    "attachments": [{ "kind": "image", "url": "https://salon.example/ok.png" },
+                                    { "kind": "image", "url": url }] }),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{url}: {reply:?}");
+        assert_eq!(reply.content_type, "application/problem+json");
+        assert_eq!(reply.json()["field"], "attachments[1].url", "{url}");
+    }
+    let timeline = stack.timeline("salon", &contact, "").await;
+    assert_eq!(
+        timeline["items"].as_array().unwrap().len(),
+        1,
+        "nothing was recorded"
+    );
+    for url in [
+        "https://salon.example/menu.png",
+        "HTTP://salon.example/menu.png?size=2",
+    ] {
+        let reply = send(
+            &stack,
+            &contact,
+            None,
+            json!({ "channel": "whatsapp", "author": "ai",
+                    "attachments": [{ "kind": "image", "url": url }] }),
+        )
+        .await;
+        assert_eq!(reply.status, 201, "{url}: {reply:?}");
+    }
+}

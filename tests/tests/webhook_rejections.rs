@@ -68,20 +68,32 @@ async fn malformed_body_with_good_signature_is_400_naming_the_field() {
     assert_rejected(&stack, reply, 400).await;
 }
 
+/// A method or path no webhook route has falls to the API's greedy routes:
+/// refused by the JWT authorizer without a token, 405 (with `Allow`) or
+/// 404 with one. Nothing is queued either way.
 #[tokio::test]
 async fn unrouted_paths_and_methods_are_refused() {
     let stack = TestStack::new().await;
     let connection = stack.whatsapp_connection("salon").await;
+    let path = format!("/webhooks/whatsapp/{connection}");
+    let reply = stack.request("DELETE", &path, &[], b"").await;
+    assert_eq!(reply.status, 401);
+    let reply = stack.request("POST", "/webhooks/nowhere", &[], b"{}").await;
+    assert_eq!(reply.status, 401);
+    let auth = format!("Bearer {}", stack.token("salon", "admin"));
+    let reply = stack
+        .request("DELETE", &path, &[("authorization", &auth)], b"")
+        .await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), "GET, POST");
     let reply = stack
         .request(
-            "DELETE",
-            &format!("/webhooks/whatsapp/{connection}"),
-            &[],
-            b"",
+            "POST",
+            "/webhooks/nowhere",
+            &[("authorization", &auth)],
+            b"{}",
         )
         .await;
-    assert_eq!(reply.status, 404);
-    let reply = stack.request("POST", "/webhooks/nowhere", &[], b"{}").await;
     assert_eq!(reply.status, 404);
     assert_eq!(stack.queue_depth("IngestQueue").await, 0);
 }

@@ -173,12 +173,7 @@ impl Gateway {
     }
 
     fn route(&self, method: &str, path: &str) -> Option<(&Route, HashMap<String, String>)> {
-        self.routes.iter().find_map(|route| {
-            if route.method != method && route.method != "ANY" {
-                return None;
-            }
-            match_path(&route.path, path).map(|params| (route, params))
-        })
+        select_route(&self.routes, method, path)
     }
 
     fn bearer_claims(&self, headers: &HeaderMap) -> Option<HashMap<String, String>> {
@@ -190,14 +185,55 @@ impl Gateway {
     }
 }
 
-/// `{name}` matches one non-empty segment; values are percent-decoded.
+/// The route API Gateway picks: a full match before a greedy `{proxy+}`
+/// one, the request's own method before `ANY`, then the route with the most
+/// literal segments.
+fn select_route<'a>(
+    routes: &'a [Route],
+    method: &str,
+    path: &str,
+) -> Option<(&'a Route, HashMap<String, String>)> {
+    routes
+        .iter()
+        .filter(|route| route.method == method || route.method == "ANY")
+        .filter_map(|route| match_path(&route.path, path).map(|params| (route, params)))
+        .min_by_key(|(route, params)| {
+            let segments = route.path.trim_matches('/').split('/').count();
+            (
+                route.is_greedy(),
+                route.method == "ANY",
+                std::cmp::Reverse(segments.saturating_sub(params.len())),
+            )
+        })
+}
+
+/// `{name}` matches one non-empty segment, a last `{name+}` the rest of the
+/// path (one segment or more); values are percent-decoded.
 fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
     let want: Vec<&str> = template.trim_matches('/').split('/').collect();
     let got: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut params = HashMap::new();
+    if let Some(greedy) = want
+        .last()
+        .and_then(|w| w.strip_prefix('{'))
+        .and_then(|w| w.strip_suffix("+}"))
+    {
+        let fixed = want.len() - 1;
+        if got.len() <= fixed || got[fixed..].iter().all(|g| g.is_empty()) {
+            return None;
+        }
+        let rest = got[fixed..].join("/");
+        let value = percent_encoding::percent_decode_str(&rest)
+            .decode_utf8()
+            .ok()?;
+        params.insert(greedy.to_string(), value.into_owned());
+        let mut fixed_params = match_path(&want[..fixed].join("/"), &got[..fixed].join("/"))?;
+        fixed_params.extend(params);
+        return Some(fixed_params);
+    }
     if want.len() != got.len() {
         return None;
     }
-    let mut params = HashMap::new();
     for (w, g) in want.iter().zip(&got) {
         match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
             Some(name) if !g.is_empty() => {
@@ -324,5 +360,47 @@ mod tests {
         assert!(match_path("/contacts/{contact}", "/contacts/").is_none());
         assert!(match_path("/contacts/{contact}", "/contacts/a/b").is_none());
         assert!(match_path("/contacts", "/contactz").is_none());
+        let rest = match_path("/{proxy+}", "/contacts/01J/messages/01K").unwrap();
+        assert_eq!(rest["proxy"], "contacts/01J/messages/01K");
+        assert!(match_path("/{proxy+}", "/").is_none());
+    }
+
+    fn route(method: &str, path: &str) -> Route {
+        Route {
+            method: method.into(),
+            path: path.into(),
+            authorized: true,
+            function: format!("{method} {path}"),
+            binary: "api".into(),
+        }
+    }
+
+    #[test]
+    fn a_full_match_beats_a_greedy_route_and_a_method_beats_any() {
+        let routes = vec![
+            route("GET", "/{proxy+}"),
+            route("ANY", "/contacts/{contact}"),
+            route("GET", "/contacts/{contact}"),
+            route("GET", "/contacts/search"),
+        ];
+        let pick =
+            |method: &str, path: &str| select_route(&routes, method, path).map(|(r, _)| r.key());
+        assert_eq!(
+            pick("GET", "/contacts/1").as_deref(),
+            Some("GET /contacts/{contact}")
+        );
+        assert_eq!(
+            pick("GET", "/contacts/search").as_deref(),
+            Some("GET /contacts/search")
+        );
+        assert_eq!(
+            pick("DELETE", "/contacts/1").as_deref(),
+            Some("ANY /contacts/{contact}")
+        );
+        assert_eq!(
+            pick("GET", "/contacts/1/x").as_deref(),
+            Some("GET /{proxy+}")
+        );
+        assert_eq!(pick("POST", "/contacts/1/x"), None);
     }
 }

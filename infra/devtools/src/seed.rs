@@ -241,10 +241,21 @@ pub async fn post_demo_webhooks(
 }
 
 pub fn write_env_file(env: &DevEnv) -> Result<std::path::PathBuf, BoxError> {
-    let dir = crate::repo_root().join(".local");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("dev.env");
+    write_env_file_to(env, &crate::repo_root().join(".local").join("dev.env"))
+}
+
+/// The env file at `path`, written whole under another name first and then
+/// renamed, so a script waiting for it never reads half of it.
+pub fn write_env_file_to(
+    env: &DevEnv,
+    path: &std::path::Path,
+) -> Result<std::path::PathBuf, BoxError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    std::fs::write(&path, text)?;
-    Ok(path)
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path)?;
+    Ok(path.to_path_buf())
 }

@@ -48,6 +48,12 @@ impl Route {
     pub fn key(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
+
+    /// A `{name+}` path variable matches the rest of the path, any depth;
+    /// API Gateway tries such a route only when no other one matches.
+    pub fn is_greedy(&self) -> bool {
+        self.path.contains("+}")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

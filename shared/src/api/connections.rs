@@ -14,21 +14,21 @@ use super::{ApiDeps, Caller, body};
 use crate::channels::provider::{Field, Origin};
 use crate::http::{ApiError, json};
 use crate::model::Provider;
-use crate::store::{Connection, ConnectionSummary, Secrets};
+use crate::store::{AuditEntry, Connection, ConnectionSummary, Secrets};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewConnection {
     /// A webhook path segment: `whatsapp`, `sms`, `email`, ... (`Descriptor::path`).
     provider: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body::present")]
     external_id: Option<String>,
     #[serde(default)]
     secrets: BTreeMap<String, String>,
     #[serde(default)]
     config: BTreeMap<String, String>,
     /// Defaults to now; history before it is never imported.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body::present")]
     connected_at: Option<DateTime<Utc>>,
 }
 
@@ -104,6 +104,18 @@ pub async fn create(
     let descriptor = provider.descriptor();
     let mut secrets = new.secrets;
     let mut config = new.config;
+    check_values(&secrets, "secrets")?;
+    check_values(&config, "config")?;
+    if new
+        .external_id
+        .as_ref()
+        .is_some_and(|e| e.chars().count() > MAX_EXTERNAL_ID_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "external_id",
+            format!("at most {MAX_EXTERNAL_ID_CHARS} characters"),
+        ));
+    }
     // Secrets we generate go into the provider's console: shown once, here.
     // Generated settings (the chat key) are part of the connection's view.
     let generated = complete(descriptor.secrets, &mut secrets, "secrets")?;
@@ -112,12 +124,17 @@ pub async fn create(
         connection_id: Ulid::new().to_string().to_ascii_lowercase(),
         tenant_id: caller.tenant_id.clone(),
         provider,
-        external_id: new.external_id.filter(|e| !e.trim().is_empty()),
+        external_id: new.external_id.filter(|e| !body::is_blank(e)),
         connected_at: new.connected_at.unwrap_or_else(Utc::now),
         config,
         secrets: Secrets::from(secrets),
     };
-    deps.store.put_connection(&connection).await?;
+    let audit = AuditEntry::by(
+        &caller.user_id,
+        "connection_created",
+        created(&connection, &generated),
+    );
+    deps.store.create_connection(&connection, audit).await?;
     let mut body = serde_json::to_value(view(request, connection.summary()))
         .map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     if !generated.is_empty() {
@@ -134,7 +151,7 @@ pub async fn delete(
     caller.require_admin()?;
     if deps
         .store
-        .delete_connection(&caller.tenant_id, connection)
+        .delete_connection(&caller.tenant_id, connection, &caller.user_id)
         .await?
     {
         let mut response = Response::new(Body::Empty);
@@ -143,6 +160,67 @@ pub async fn delete(
     } else {
         Err(ApiError::NotFound("no such connection".into()))
     }
+}
+
+/// At most this many secrets, and as many settings, per connection.
+const MAX_VALUES: usize = 20;
+const MAX_NAME_CHARS: usize = 64;
+const MAX_VALUE_CHARS: usize = 4096;
+const MAX_EXTERNAL_ID_CHARS: usize = 256;
+
+/// Names and values a connection can keep (the item has a size limit, and
+/// an empty name is no attribute name at all), as the document states them.
+fn check_values(values: &BTreeMap<String, String>, section: &str) -> Result<(), ApiError> {
+    if values.len() > MAX_VALUES {
+        return Err(ApiError::bad_request(
+            section,
+            format!("at most {MAX_VALUES} names"),
+        ));
+    }
+    for (name, value) in values {
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(ApiError::bad_request(
+                section,
+                format!("names are 1 to {MAX_NAME_CHARS} characters"),
+            ));
+        }
+        if value.chars().count() > MAX_VALUE_CHARS {
+            return Err(ApiError::bad_request(
+                format!("{section}.{name}"),
+                format!("at most {MAX_VALUE_CHARS} characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The audit log's account of a new connection: its provider and id, and
+/// the names it was given (values never: some are secrets).
+fn created(connection: &Connection, generated: &BTreeMap<&'static str, String>) -> String {
+    let mut detail = format!(
+        "{} connection {} created",
+        connection.provider.descriptor().path,
+        connection.connection_id
+    );
+    if connection.external_id.is_some() {
+        detail.push_str("; external_id set");
+    }
+    let config: Vec<&str> = connection.config.keys().map(String::as_str).collect();
+    if !config.is_empty() {
+        detail.push_str(&format!("; config: {}", config.join(", ")));
+    }
+    let secrets: Vec<String> = connection
+        .secrets
+        .names()
+        .map(|name| match generated.contains_key(name) {
+            true => format!("{name} (generated)"),
+            false => name.to_string(),
+        })
+        .collect();
+    if !secrets.is_empty() {
+        detail.push_str(&format!("; secrets: {}", secrets.join(", ")));
+    }
+    detail
 }
 
 /// Checks that `values` holds what the provider's check needs and adds what
@@ -154,7 +232,7 @@ fn complete(
 ) -> Result<BTreeMap<&'static str, String>, ApiError> {
     let mut added = BTreeMap::new();
     for field in fields {
-        let given = values.get(field.name).is_some_and(|v| !v.trim().is_empty());
+        let given = values.get(field.name).is_some_and(|v| !body::is_blank(v));
         let value = match field.origin {
             // Without it every delivery would fail its check: refused up front.
             Origin::Given if !given => {

@@ -19,6 +19,7 @@ const EVENT_TYPES: &[&str] = &[
     "payment",
     "note",
     "stage_change",
+    "identity_link",
 ];
 const CHANNELS: &[&str] = &["whatsapp", "instagram", "sms", "email", "chat", "phone"];
 

@@ -25,18 +25,83 @@ use crate::store::{RecordOutcome, Search, TimelineQuery};
 #[serde(deny_unknown_fields)]
 struct OutboundMessage {
     channel: Channel,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body::present")]
     body: Option<String>,
     #[serde(default)]
-    attachments: Vec<Attachment>,
+    attachments: Vec<OutboundAttachment>,
     /// `ai` or `human` (the calling user).
     author: String,
     /// The id the provider returned when the message was sent (wamid, mid,
     /// MessageSid): its echo or status webhooks then find this message.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body::present")]
     provider_message_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body::present")]
     sent_at: Option<DateTime<Utc>>,
+}
+
+/// The longest `Idempotency-Key` and `provider_message_id` (both end up in
+/// a key of the table, whose partition keys are at most 2048 bytes).
+const MAX_KEY_CHARS: usize = 200;
+
+/// What an `Idempotency-Key` of this route is scoped by, besides the contact.
+const IDEMPOTENCY_SCOPE: &str = "POST-messages";
+
+/// Printable ASCII without '#', no space at either end: what an HTTP header
+/// carries unchanged (the document's pattern).
+fn is_idempotency_key(key: &str) -> bool {
+    let allowed = |c: char| (' '..='~').contains(&c) && c != '#';
+    (1..=MAX_KEY_CHARS).contains(&key.len())
+        && key.chars().all(allowed)
+        && !key.starts_with(' ')
+        && !key.ends_with(' ')
+}
+
+/// An absolute http(s) URL with a host, as the document's pattern for
+/// `Attachment.url` spells it: `^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20\x7f]+([/?#][^\x00-\x20\x7f]*)?$`.
+/// Other schemes (`javascript:`, `data:`, `file:`) would be links a
+/// console shows.
+fn is_web_url(url: &str) -> bool {
+    let control = |c: char| c <= ' ' || c == '\u{7f}';
+    let rest = match url.get(..8).map(str::to_ascii_lowercase).as_deref() {
+        Some("https://") => &url[8..],
+        _ => match url.get(..7).map(str::to_ascii_lowercase).as_deref() {
+            Some("http://") => &url[7..],
+            _ => return false,
+        },
+    };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = &rest[..host_end];
+    !host.is_empty() && !host.chars().any(control) && !rest[host_end..].chars().any(control)
+}
+
+/// An attachment as a request gives it: the fields of `Attachment`, no other.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundAttachment {
+    kind: String,
+    #[serde(default, deserialize_with = "body::present")]
+    media_id: Option<String>,
+    #[serde(default, deserialize_with = "body::present")]
+    url: Option<String>,
+    #[serde(default, deserialize_with = "body::present")]
+    mime_type: Option<String>,
+    #[serde(default, deserialize_with = "body::present")]
+    caption: Option<String>,
+    #[serde(default, deserialize_with = "body::present")]
+    filename: Option<String>,
+}
+
+impl From<OutboundAttachment> for Attachment {
+    fn from(a: OutboundAttachment) -> Self {
+        Attachment {
+            kind: a.kind,
+            media_id: a.media_id,
+            url: a.url,
+            mime_type: a.mime_type,
+            caption: a.caption,
+            filename: a.filename,
+        }
+    }
 }
 
 /// The provider whose ids a channel's messages carry.
@@ -63,13 +128,32 @@ pub async fn send(
         .map(|v| {
             v.to_str()
                 .ok()
-                .filter(|k| (1..=200).contains(&k.len()) && !k.contains('#'))
+                .filter(|k| is_idempotency_key(k))
                 .ok_or_else(|| {
-                    ApiError::bad_request("Idempotency-Key", "1 to 200 characters, no '#'")
+                    ApiError::bad_request(
+                        "Idempotency-Key",
+                        format!("1 to {MAX_KEY_CHARS} printable ASCII characters, no '#'"),
+                    )
                 })
         })
         .transpose()?;
+    // A key names one request to this route for this contact: the same key
+    // elsewhere is another request. (The key has no '#', so the scope is
+    // unambiguous.)
+    let idempotency_key = idempotency_key.map(|k| format!("{IDEMPOTENCY_SCOPE}#{contact}#{k}"));
     let outbound: OutboundMessage = body::parse_json(request)?;
+    for (i, attachment) in outbound.attachments.iter().enumerate() {
+        if attachment
+            .url
+            .as_deref()
+            .is_some_and(|url| !is_web_url(url))
+        {
+            return Err(ApiError::bad_request(
+                format!("attachments[{i}].url"),
+                "an http or https URL",
+            ));
+        }
+    }
     let author = match outbound.author.as_str() {
         "ai" => Author::Ai,
         "human" => Author::Human {
@@ -82,7 +166,7 @@ pub async fn send(
             ));
         }
     };
-    let text = outbound.body.filter(|b| !b.trim().is_empty());
+    let text = outbound.body.filter(|b| !body::is_blank(b));
     if text.is_none() && outbound.attachments.is_empty() {
         return Err(ApiError::bad_request(
             "body",
@@ -90,10 +174,10 @@ pub async fn send(
         ));
     }
     let provider_message_id = match outbound.provider_message_id {
-        Some(id) if id.is_empty() || id.contains('#') => {
+        Some(id) if id.is_empty() || id.contains('#') || id.chars().count() > MAX_KEY_CHARS => {
             return Err(ApiError::bad_request(
                 "provider_message_id",
-                "must be non-empty, without '#'",
+                format!("1 to {MAX_KEY_CHARS} characters, without '#'"),
             ));
         }
         Some(id) => id,
@@ -124,7 +208,11 @@ pub async fn send(
             author,
             body: text,
             full_body: None,
-            attachments: outbound.attachments,
+            attachments: outbound
+                .attachments
+                .into_iter()
+                .map(Attachment::from)
+                .collect(),
             status: Some(DeliveryStatus::Sent),
             status_at: None,
             status_error: None,
@@ -135,7 +223,7 @@ pub async fn send(
     };
     let outcome = deps
         .store
-        .record_message_once(tenant, contact, &message, idempotency_key)
+        .record_message_once(tenant, contact, &message, idempotency_key.as_deref())
         .await?;
     match outcome {
         RecordOutcome::Created { .. } => {
@@ -302,5 +390,57 @@ fn addressee(channel: Channel, identities: &[Identity]) -> Option<Identity> {
     match (held.next(), held.next()) {
         (Some(only), None) => Some(only.clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_urls_are_http_or_https_with_a_host() {
+        for ok in [
+            "https://salon.example/menu.png",
+            "http://salon.example",
+            "HTTPS://salon.example?x=1",
+            "https://salon.example#top",
+            "https://bücher.example/ä",
+        ] {
+            assert!(is_web_url(ok), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "ftp://salon.example/a",
+            "https://",
+            "https:///path",
+            "https://salon.example/a b",
+            "https://sal on.example",
+            "https://salon.example/\u{7f}",
+            "//salon.example",
+            "",
+            "httpx://a",
+        ] {
+            assert!(!is_web_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_what_a_header_carries_unchanged() {
+        assert!(is_idempotency_key("k-1"));
+        assert!(is_idempotency_key("a b"));
+        assert!(is_idempotency_key(&"k".repeat(MAX_KEY_CHARS)));
+        for bad in [
+            "",
+            "a#b",
+            " a",
+            "a ",
+            "\u{e9}",
+            "a\tb",
+            &"k".repeat(MAX_KEY_CHARS + 1),
+        ] {
+            assert!(!is_idempotency_key(bad), "{bad:?}");
+        }
     }
 }

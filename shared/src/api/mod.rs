@@ -46,6 +46,45 @@ impl ApiDeps {
     }
 }
 
+/// The routes this function serves, as API Gateway's route keys name them.
+const API_ROUTES: &[&str] = &[
+    "GET /contacts",
+    "GET /contacts/{contact}",
+    "GET /contacts/{contact}/timeline",
+    "GET /contacts/{contact}/metrics",
+    "GET /contacts/{contact}/journey",
+    "GET /contacts/{contact}/duplicates",
+    "GET /contacts/{contact}/messages",
+    "POST /contacts/{contact}/messages",
+    "POST /contacts/{contact}/notes",
+    "PUT /contacts/{contact}/stage",
+    "POST /contacts/{contact}/merge",
+    "POST /contacts/{contact}/split",
+    "GET /audit",
+    "GET /settings",
+    "PUT /settings",
+    "GET /connections",
+    "POST /connections",
+    "DELETE /connections/{connection}",
+];
+
+/// Every route of the HTTP API as (method, path template): this function's
+/// and the webhooks' (a POST per provider, and a GET for Meta's handshake).
+/// A test holds it to template.yaml.
+pub fn routes() -> Vec<(&'static str, String)> {
+    let api = API_ROUTES.iter().filter_map(|key| {
+        let (method, path) = key.split_once(' ')?;
+        Some((method, path.to_string()))
+    });
+    let webhooks = crate::model::Provider::ALL.iter().flat_map(|provider| {
+        let descriptor = provider.descriptor();
+        let path = format!("/webhooks/{}/{{connection}}", descriptor.path);
+        let handshake = descriptor.handshake.map(|_| ("GET", path.clone()));
+        handshake.into_iter().chain([("POST", path)])
+    });
+    api.chain(webhooks).collect()
+}
+
 pub async fn handle(deps: &ApiDeps, request: Request) -> Response<Body> {
     // Boxed: the router's future is as large as its largest handler's.
     finish(Box::pin(route(deps, &request)).await)
@@ -104,6 +143,84 @@ async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiE
                 .to_string();
             connections::delete(deps, &caller, &connection).await
         }
+        // template.yaml sends every method a path has no route for here.
+        key if key.ends_with(" /{proxy+}") => Err(method_not_allowed(request)),
         _ => Err(ApiError::NotFound(format!("no route for '{route_key}'"))),
+    }
+}
+
+/// One message: no route reads, changes or deletes a single message, and
+/// `DELETE` on one answers 405 (`../shared/API.md`); whole conversations are
+/// what can be deleted.
+const MESSAGE_PATH: &str = "/contacts/{contact}/messages/{message}";
+
+/// The order methods are listed in `Allow`.
+const METHOD_ORDER: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// A request whose method its path has no route for: 405 with the methods
+/// the path has in `Allow` (none for a single message), or 404 for a path
+/// the API does not have.
+fn method_not_allowed(request: &Request) -> ApiError {
+    // The greedy `{proxy+}` value is the path below the stage.
+    let path = match request.path_parameters_ref().and_then(|p| p.first("proxy")) {
+        Some(rest) => format!("/{}", rest.trim_start_matches('/')),
+        None => request.uri().path().to_string(),
+    };
+    let mut allow: Vec<&'static str> = routes()
+        .into_iter()
+        .filter(|(_, template)| path_matches(template, &path))
+        .map(|(method, _)| method)
+        .collect();
+    if allow.is_empty() && !path_matches(MESSAGE_PATH, &path) {
+        return ApiError::NotFound("no such resource".into());
+    }
+    allow.sort_by_key(|m| METHOD_ORDER.iter().position(|o| o == m));
+    allow.dedup();
+    ApiError::method_not_allowed(
+        allow,
+        format!("{} is not a method of this resource", request.method()),
+    )
+}
+
+/// Whether `path` is an instance of `template`: each `{name}` stands for one
+/// non-empty segment.
+fn path_matches(template: &str, path: &str) -> bool {
+    let want = template.trim_matches('/').split('/');
+    let got: Vec<&str> = path.trim_matches('/').split('/').collect();
+    want.clone().count() == got.len()
+        && want.zip(&got).all(|(w, g)| {
+            if w.starts_with('{') && w.ends_with('}') {
+                !g.is_empty()
+            } else {
+                w == *g
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_their_templates_segment_by_segment() {
+        assert!(path_matches("/contacts/{contact}", "/contacts/01J"));
+        assert!(path_matches(MESSAGE_PATH, "/contacts/01J/messages/01K"));
+        assert!(!path_matches("/contacts/{contact}", "/contacts/"));
+        assert!(!path_matches("/contacts/{contact}", "/contacts/a/b"));
+        assert!(!path_matches("/contacts", "/contactz"));
+        assert!(path_matches("/settings", "/settings/"));
+    }
+
+    #[test]
+    fn every_route_is_listed_once_with_a_known_method() {
+        let routes = routes();
+        let mut keys: Vec<String> = routes.iter().map(|(m, p)| format!("{m} {p}")).collect();
+        let count = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), count, "a route listed twice");
+        assert!(routes.iter().all(|(m, _)| METHOD_ORDER.contains(m)));
+        assert!(keys.contains(&"GET /webhooks/whatsapp/{connection}".to_string()));
+        assert!(!keys.contains(&"GET /webhooks/sms/{connection}".to_string()));
     }
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{ApiDeps, Caller, body};
 use crate::http::{ApiError, json};
-use crate::store::TenantSettings;
+use crate::store::{AuditEntry, TenantSettings};
 
 const MAX_STAGES: usize = 20;
 const MAX_STAGE_CHARS: usize = 40;
@@ -19,9 +19,9 @@ const MAX_STAGE_CHARS: usize = 40;
 struct SettingsUpdate {
     /// IANA name, e.g. `Europe/London`.
     timezone: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body::present")]
     phone_region: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "body::present")]
     stages: Option<Vec<String>>,
 }
 
@@ -39,15 +39,52 @@ pub async fn put(
 ) -> Result<Response<Body>, ApiError> {
     caller.require_admin()?;
     let update: SettingsUpdate = body::parse_json(request)?;
-    let settings = validate(update, deps.store.settings(&caller.tenant_id).await?)?;
+    let current = deps.store.settings(&caller.tenant_id).await?;
+    let settings = validate(update, current.clone())?;
+    let audit = AuditEntry::by(
+        &caller.user_id,
+        "settings_changed",
+        changes(&current, &settings),
+    );
     deps.store
-        .put_settings(&caller.tenant_id, &settings)
+        .change_settings(&caller.tenant_id, &settings, audit)
         .await?;
     Ok(json(StatusCode::OK, &settings))
 }
 
+/// What an update changes, for the audit log: `timezone UTC -> Europe/Madrid`.
+fn changes(before: &TenantSettings, after: &TenantSettings) -> String {
+    let region = |s: &TenantSettings| s.phone_region.clone().unwrap_or_else(|| "(none)".into());
+    let stages = |s: &TenantSettings| format!("[{}]", s.stages.join(", "));
+    let mut changed = Vec::new();
+    if before.timezone != after.timezone {
+        changed.push(format!(
+            "timezone {} -> {}",
+            before.timezone, after.timezone
+        ));
+    }
+    if before.phone_region != after.phone_region {
+        changed.push(format!(
+            "phone_region {} -> {}",
+            region(before),
+            region(after)
+        ));
+    }
+    if before.stages != after.stages {
+        changed.push(format!("stages {} -> {}", stages(before), stages(after)));
+    }
+    if changed.is_empty() {
+        "nothing changed".into()
+    } else {
+        changed.join("; ")
+    }
+}
+
+/// The settings an update makes, checked as the document states: a name of
+/// its `TimeZone` list exactly, a `PhoneRegion` (any case), and stage names
+/// without blank at either end.
 fn validate(update: SettingsUpdate, current: TenantSettings) -> Result<TenantSettings, ApiError> {
-    let timezone = update.timezone.trim();
+    let timezone = update.timezone;
     if timezone.parse::<Tz>().is_err() {
         return Err(ApiError::bad_request(
             "timezone",
@@ -57,7 +94,7 @@ fn validate(update: SettingsUpdate, current: TenantSettings) -> Result<TenantSet
     let phone_region = match update.phone_region {
         None => None,
         Some(region) => {
-            let region = region.trim().to_ascii_uppercase();
+            let region = region.to_ascii_uppercase();
             if region.parse::<phonenumber::country::Id>().is_err() {
                 return Err(ApiError::bad_request(
                     "phone_region",
@@ -70,18 +107,18 @@ fn validate(update: SettingsUpdate, current: TenantSettings) -> Result<TenantSet
     let stages = match update.stages {
         None => current.stages,
         Some(stages) => {
-            let stages: Vec<String> = stages.iter().map(|s| s.trim().to_string()).collect();
             let unique: std::collections::BTreeSet<&String> = stages.iter().collect();
             let valid = (1..=MAX_STAGES).contains(&stages.len())
                 && unique.len() == stages.len()
                 && stages
                     .iter()
-                    .all(|s| !s.is_empty() && s.chars().count() <= MAX_STAGE_CHARS);
+                    .all(|s| body::is_trimmed_name(s) && s.chars().count() <= MAX_STAGE_CHARS);
             if !valid {
                 return Err(ApiError::bad_request(
                     "stages",
                     format!(
-                        "1 to {MAX_STAGES} distinct names of 1 to {MAX_STAGE_CHARS} characters"
+                        "1 to {MAX_STAGES} distinct names of 1 to {MAX_STAGE_CHARS} characters, \
+                         without blank at either end"
                     ),
                 ));
             }
@@ -89,7 +126,7 @@ fn validate(update: SettingsUpdate, current: TenantSettings) -> Result<TenantSet
         }
     };
     Ok(TenantSettings {
-        timezone: timezone.to_string(),
+        timezone,
         phone_region,
         stages,
     })
@@ -151,5 +188,46 @@ mod tests {
             )),
             "stages"
         );
+    }
+
+    #[test]
+    fn names_are_taken_as_sent() {
+        // The document lists names; one with blank around it is not one.
+        assert_eq!(
+            field(validate(
+                update(" UTC", None, None),
+                TenantSettings::default()
+            )),
+            "timezone"
+        );
+        for stages in [vec!["lead ", "won"], vec!["lead", "\tlead"], vec!["a\n"]] {
+            assert_eq!(
+                field(validate(
+                    update("UTC", None, Some(stages.clone())),
+                    TenantSettings::default()
+                )),
+                "stages",
+                "{stages:?}"
+            );
+        }
+        let ok = validate(
+            update("UTC", None, Some(vec!["first call", "won"])),
+            TenantSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(ok.stages, ["first call", "won"]);
+    }
+
+    #[test]
+    fn changes_name_what_changed_and_nothing_else() {
+        let before = TenantSettings::default();
+        let mut after = before.clone();
+        after.timezone = "Europe/Madrid".into();
+        after.phone_region = Some("ES".into());
+        assert_eq!(
+            changes(&before, &after),
+            "timezone UTC -> Europe/Madrid; phone_region (none) -> ES"
+        );
+        assert_eq!(changes(&after, &after), "nothing changed");
     }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{ApiDeps, Caller, body, params};
 use crate::http::{ApiError, json};
-use crate::identity::Identity;
+use crate::identity::{Identity, IdentityKind};
 
 const MAX_NOTE_CHARS: usize = 10_000;
 
@@ -34,13 +34,7 @@ pub async fn add_note(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let note: NewNote = body::parse_json(request)?;
-    let text = note.body.trim();
-    if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::bad_request(
-            "body",
-            format!("1 to {MAX_NOTE_CHARS} characters"),
-        ));
-    }
+    let text = note_text(&note.body)?;
     if !deps
         .store
         .contact_exists(&caller.tenant_id, contact)
@@ -53,6 +47,18 @@ pub async fn add_note(
         .add_note(&caller.tenant_id, contact, &caller.user_id, text)
         .await?;
     Ok(json(StatusCode::CREATED, &event))
+}
+
+/// The note as stored: at most `MAX_NOTE_CHARS` as sent, not blank, without
+/// the blank around it.
+fn note_text(body: &str) -> Result<&str, ApiError> {
+    if body::is_blank(body) || body.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::bad_request(
+            "body",
+            format!("1 to {MAX_NOTE_CHARS} characters, not all blank"),
+        ));
+    }
+    Ok(body::trim_blank(body))
 }
 
 pub async fn change_stage(
@@ -135,12 +141,33 @@ pub async fn merge(
 
 const MAX_NAME_CHARS: usize = 200;
 
+/// The new contact's name as stored: at most `MAX_NAME_CHARS` as sent, not
+/// blank, without the blank around it.
+fn display_name(name: &str) -> Result<&str, ApiError> {
+    if body::is_blank(name) || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::bad_request(
+            "display_name",
+            format!("1 to {MAX_NAME_CHARS} characters, not all blank"),
+        ));
+    }
+    Ok(body::trim_blank(name))
+}
+
+/// An identity as a request names it: exactly `kind` and `value`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedIdentity {
+    kind: IdentityKind,
+    value: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SplitRequest {
     /// Identities of this contact that leave, with the events that arrived
     /// through them.
-    identities: Vec<Identity>,
+    identities: Vec<NamedIdentity>,
+    #[serde(default, deserialize_with = "body::present")]
     display_name: Option<String>,
 }
 
@@ -151,20 +178,26 @@ pub async fn split(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let split: SplitRequest = body::parse_json(request)?;
+    let identities: Vec<Identity> = split
+        .identities
+        .into_iter()
+        .map(|i| Identity {
+            kind: i.kind,
+            value: i.value,
+        })
+        .collect();
     let tenant = &caller.tenant_id;
-    let name = split.display_name.as_deref().map(str::trim);
-    if name.is_some_and(|n| n.is_empty() || n.chars().count() > MAX_NAME_CHARS) {
-        return Err(ApiError::bad_request(
-            "display_name",
-            format!("1 to {MAX_NAME_CHARS} characters"),
-        ));
-    }
+    let name = split
+        .display_name
+        .as_deref()
+        .map(display_name)
+        .transpose()?;
     let source = deps
         .store
         .contact(tenant, contact)
         .await?
         .ok_or_else(not_found)?;
-    if split.identities.is_empty() {
+    if identities.is_empty() {
         return Err(ApiError::bad_request(
             "identities",
             "name at least one identity",
@@ -174,7 +207,7 @@ pub async fn split(
     // names them too and finishes it.
     let moved = match deps
         .store
-        .unfinished_split(tenant, contact, &split.identities)
+        .unfinished_split(tenant, contact, &identities)
         .await?
     {
         Some(into) => deps
@@ -185,8 +218,7 @@ pub async fn split(
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    if let Some(stranger) = split
-        .identities
+    if let Some(stranger) = identities
         .iter()
         .find(|i| !source.identities.contains(i) && !moved.contains(i))
     {
@@ -198,11 +230,7 @@ pub async fn split(
             ),
         ));
     }
-    if source
-        .identities
-        .iter()
-        .all(|i| split.identities.contains(i))
-    {
+    if source.identities.iter().all(|i| identities.contains(i)) {
         return Err(ApiError::bad_request(
             "identities",
             "at least one identity must stay with this contact",
@@ -210,7 +238,7 @@ pub async fn split(
     }
     let (new_contact, change) = deps
         .store
-        .split_by_staff(tenant, contact, &split.identities, name, &caller.user_id)
+        .split_by_staff(tenant, contact, &identities, name, &caller.user_id)
         .await?;
     let (Some(created), Some(source)) = (
         deps.store.contact(tenant, &new_contact).await?,
@@ -260,4 +288,42 @@ pub async fn audit(
         StatusCode::OK,
         &serde_json::json!({ "items": items, "next_cursor": next_cursor }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
+        match result {
+            Err(ApiError::BadRequest { field, .. }) => field.unwrap_or_default(),
+            other => panic!("expected a bad request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_note_is_counted_as_sent_and_stored_trimmed() {
+        assert_eq!(
+            note_text("  Prefers mornings \n").unwrap(),
+            "Prefers mornings"
+        );
+        assert_eq!(
+            note_text(&"a".repeat(MAX_NOTE_CHARS)).unwrap().len(),
+            MAX_NOTE_CHARS
+        );
+        // The document's maxLength counts what was sent, blank included.
+        let padded = format!(" {}", "a".repeat(MAX_NOTE_CHARS));
+        assert_eq!(field(note_text(&padded)), "body");
+        assert_eq!(field(note_text(" \t\r\n")), "body");
+        assert_eq!(field(note_text("")), "body");
+        assert_eq!(note_text("\u{a0}").unwrap(), "\u{a0}");
+    }
+
+    #[test]
+    fn a_display_name_is_counted_as_sent() {
+        assert_eq!(display_name(" Ana ").unwrap(), "Ana");
+        let padded = format!("{} ", "n".repeat(MAX_NAME_CHARS));
+        assert_eq!(field(display_name(&padded)), "display_name");
+        assert_eq!(field(display_name("  ")), "display_name");
+    }
 }

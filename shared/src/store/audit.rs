@@ -1,5 +1,7 @@
-//! The audit log: privacy and identity actions, who did them and when.
+//! The audit log: privacy, identity and admin actions (merges, splits,
+//! connections, settings), who did them and when.
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -12,8 +14,24 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub actor_user_id: String,
     pub action: String,
+    /// The contact acted on; empty (and not shown) for tenant-wide actions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub contact_id: String,
     pub detail: String,
+}
+
+impl AuditEntry {
+    /// A tenant-wide action (a connection, the settings) by `actor`, now.
+    /// `detail` names what changed, never a secret's value.
+    pub fn by(actor: &str, action: &str, detail: String) -> Self {
+        Self {
+            at: Utc::now(),
+            actor_user_id: actor.to_string(),
+            action: action.to_string(),
+            contact_id: String::new(),
+            detail,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,6 +72,21 @@ impl Store {
             Err(e) if !super::lost_race(&e) => Err(e.into()),
             _ => Ok(()),
         }
+    }
+
+    /// The Put of `entry` for the transaction that makes the change it
+    /// records, so the change and its record are written together.
+    pub(super) fn audit_put(
+        &self,
+        tenant: &str,
+        entry: AuditEntry,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let item = AuditItem {
+            pk: audit_pk(tenant),
+            sk: format!("{}#{}", keys::instant(entry.at), Ulid::new()),
+            entry,
+        };
+        self.put_new(serde_dynamo::to_item(item)?)
     }
 
     /// Newest first; `after` is the `next` of the previous page.

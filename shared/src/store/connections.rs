@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
-use super::{Store, StoreError, lost_race, s};
+use super::{AuditEntry, Store, StoreError, lost_race, s};
 use crate::keys;
 use crate::model::Provider;
 
@@ -18,6 +18,11 @@ pub struct Secrets(BTreeMap<String, String>);
 impl Secrets {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+
+    /// The names held, never the values.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
     }
 
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -115,6 +120,24 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(connection = %connection.connection_id))]
     pub async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.put_connection_recorded(connection, None).await
+    }
+
+    /// As `put_connection`, with `audit` recorded in the same transaction.
+    #[tracing::instrument(skip_all, fields(connection = %connection.connection_id))]
+    pub async fn create_connection(
+        &self,
+        connection: &Connection,
+        audit: AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.put_connection_recorded(connection, Some(audit)).await
+    }
+
+    async fn put_connection_recorded(
+        &self,
+        connection: &Connection,
+        audit: Option<AuditEntry>,
+    ) -> Result<(), StoreError> {
         let route = serde_dynamo::to_item(ConnectionItem {
             pk: keys::connection_route_pk(&connection.connection_id),
             sk: keys::CONNECTION_ROUTE_SK.to_string(),
@@ -125,12 +148,15 @@ impl Store {
             sk: keys::connection_sk(connection.provider, &connection.connection_id),
             summary: connection.summary(),
         })?;
-        self.db
+        let mut transaction = self
+            .db
             .transact_write_items()
             .transact_items(self.put_new(route)?)
-            .transact_items(self.put_new(listing)?)
-            .send()
-            .await?;
+            .transact_items(self.put_new(listing)?);
+        if let Some(entry) = audit {
+            transaction = transaction.transact_items(self.audit_put(&connection.tenant_id, entry)?);
+        }
+        transaction.send().await?;
         Ok(())
     }
 
@@ -152,13 +178,15 @@ impl Store {
             .collect()
     }
 
-    /// Disconnects: the webhook URL answers 404 from now on. False when the
+    /// Disconnects: the webhook URL answers 404 from now on; the audit log
+    /// records that `actor` did, in the same transaction. False when the
     /// tenant has no such connection.
     #[tracing::instrument(skip(self))]
     pub async fn delete_connection(
         &self,
         tenant: &str,
         connection: &str,
+        actor: &str,
     ) -> Result<bool, StoreError> {
         let Some(existing) = self.connection(connection).await? else {
             return Ok(false);
@@ -174,6 +202,14 @@ impl Store {
             .expression_attribute_values(":t", s(tenant))
             .build()
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let audit = AuditEntry::by(
+            actor,
+            "connection_deleted",
+            format!(
+                "{} connection {connection} deleted",
+                existing.provider.descriptor().path
+            ),
+        );
         let listing = Delete::builder()
             .table_name(&self.table)
             .key("pk", s(keys::tenant_pk(tenant)))
@@ -185,6 +221,7 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().delete(route).build())
             .transact_items(TransactWriteItem::builder().delete(listing).build())
+            .transact_items(self.audit_put(tenant, audit)?)
             .send()
             .await;
         match result {

@@ -1,7 +1,7 @@
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use super::{AuditEntry, Store, StoreError};
 use crate::keys;
 
 /// Per-business settings. Storage is always UTC; the timezone only changes
@@ -82,6 +82,28 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces the settings and records `audit` in the same transaction.
+    #[tracing::instrument(skip_all)]
+    pub async fn change_settings(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+        audit: AuditEntry,
+    ) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(SettingsItem {
+            pk: keys::tenant_pk(tenant),
+            sk: keys::SETTINGS_SK.to_string(),
+            settings: settings.clone(),
+        })?;
+        self.db
+            .transact_write_items()
+            .transact_items(self.put(item)?)
+            .transact_items(self.audit_put(tenant, audit)?)
             .send()
             .await?;
         Ok(())

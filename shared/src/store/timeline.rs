@@ -108,7 +108,28 @@ impl Store {
             Some(to) => format!("{}{}#~", keys::EVENT_SK_PREFIX, keys::instant(to)),
             None => format!("{}~", keys::EVENT_SK_PREFIX),
         };
-        let mut start = query.after.map(|sk| {
+        // A cursor is a position; the range may lie on either side of it.
+        // In reading order, a range wholly after it is read from its start,
+        // one wholly before it holds nothing more (and DynamoDB refuses a
+        // start key outside the key condition).
+        let after = match query.after {
+            Some(sk) if sk < lower.as_str() => {
+                if query.oldest_first {
+                    None
+                } else {
+                    return Ok((Vec::new(), false));
+                }
+            }
+            Some(sk) if sk > upper.as_str() => {
+                if query.oldest_first {
+                    return Ok((Vec::new(), false));
+                } else {
+                    None
+                }
+            }
+            other => other,
+        };
+        let mut start = after.map(|sk| {
             let mut key =
                 Item::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk))]);
             if channel.is_some() {

@@ -1,6 +1,10 @@
 //! `make dev`: provisions the template's resources in the emulators, seeds
 //! the demo tenant, serves the HTTP API on 127.0.0.1:3000 and runs the SQS
-//! event sources, until Ctrl-C.
+//! event sources, until Ctrl-C (or TERM).
+//!
+//! `PORT` chooses another port (`0`: any free one; `API_URL` in the env file
+//! says which), `DEV_ENV_FILE` another file than `.local/dev.env` (the
+//! contract fuzz runs beside a `make dev` this way without touching its file).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +33,7 @@ async fn main() -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr()?;
 
     let clients = LocalClients::from_env()?;
     let template = Template::load_default()?;
@@ -60,7 +65,10 @@ async fn main() -> Result<(), BoxError> {
     let seeded = seed::seed(&functions.store, &tokens, &api_url).await?;
     let posted = seed::post_demo_webhooks(&gateway, &seeded, &api_url).await?;
     let env = seeded.env;
-    let env_path = seed::write_env_file(&env)?;
+    let env_path = match std::env::var_os("DEV_ENV_FILE") {
+        Some(path) => seed::write_env_file_to(&env, std::path::Path::new(&path))?,
+        None => seed::write_env_file(&env)?,
+    };
 
     println!("\nLocal stack ready: {api_url}");
     println!(
@@ -79,6 +87,7 @@ async fn main() -> Result<(), BoxError> {
     println!("\n  curl -H \"Authorization: Bearer $DEV_ADMIN_TOKEN\" {api_url}/contacts");
     println!("Ctrl-C stops everything.\n");
 
+    let mut terminated = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -110,6 +119,10 @@ async fn main() -> Result<(), BoxError> {
             }
             _ = tokio::signal::ctrl_c() => {
                 println!("stopping");
+                return Ok(());
+            }
+            _ = terminated.recv() => {
+                println!("stopping (TERM)");
                 return Ok(());
             }
         }
