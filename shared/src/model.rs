@@ -203,6 +203,46 @@ pub struct Message {
     pub thread: Option<EmailThread>,
 }
 
+impl Message {
+    /// What a customer sent.
+    pub fn inbound(body: Option<String>, attachments: Vec<Attachment>) -> Self {
+        Self {
+            direction: Direction::Inbound,
+            author: Author::Customer,
+            body,
+            attachments,
+            status: None,
+            status_at: None,
+            status_error: None,
+            deleted: false,
+            source: None,
+            thread: None,
+        }
+    }
+
+    /// What the business sent. It exists at the provider, so it was at
+    /// least sent.
+    pub fn outbound(author: Author, body: Option<String>, attachments: Vec<Attachment>) -> Self {
+        Self {
+            direction: Direction::Outbound,
+            author,
+            status: Some(DeliveryStatus::Sent),
+            ..Self::inbound(body, attachments)
+        }
+    }
+
+    pub fn with_source(self, source: Option<TouchSource>) -> Self {
+        Self { source, ..self }
+    }
+
+    pub fn with_thread(self, thread: EmailThread) -> Self {
+        Self {
+            thread: Some(thread),
+            ..self
+        }
+    }
+}
+
 /// RFC 5322 ids (without angle brackets) that thread an email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct EmailThread {
@@ -263,7 +303,9 @@ pub struct Note {
 /// Staff joined or separated contacts: which identities moved, and who did it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityLink {
-    /// `merge` (another contact joined this one).
+    /// `merge`: the other contact joined this one; `split`: these
+    /// identities left for the other contact; `split_from`: they came from
+    /// the other contact.
     pub action: String,
     pub other_contact_id: String,
     pub identities: Vec<crate::identity::Identity>,
@@ -371,5 +413,19 @@ mod tests {
         assert_eq!(DeliveryStatus::latest(None, Some(Sent)), Some(Sent));
         assert_eq!(Read.supersedes().collect::<Vec<_>>(), vec![Sent, Delivered]);
         assert_eq!(Sent.supersedes().count(), 0);
+    }
+
+    #[test]
+    fn constructors_say_who_wrote_it_and_that_outbound_was_sent() {
+        let inbound = Message::inbound(Some("hi".into()), Vec::new());
+        assert_eq!(
+            (inbound.direction, inbound.author, inbound.status),
+            (Direction::Inbound, Author::Customer, None)
+        );
+        let outbound = Message::outbound(Author::Ai, Some("hello".into()), Vec::new());
+        assert_eq!(
+            (outbound.direction, outbound.author, outbound.status),
+            (Direction::Outbound, Author::Ai, Some(DeliveryStatus::Sent))
+        );
     }
 }

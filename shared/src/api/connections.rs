@@ -19,7 +19,9 @@ use crate::store::{Connection, ConnectionSummary, Secrets};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewConnection {
-    /// A webhook path segment: `whatsapp`, `sms`, `email`, ... (`Descriptor::path`).
+    /// The provider's webhook path segment (`Descriptor::path`): `whatsapp`,
+    /// `instagram`, `sms`, `voice`, `email`, `postmark`, `chat`, `stripe`
+    /// or `calcom`.
     provider: String,
     #[serde(default)]
     external_id: Option<String>,

@@ -15,10 +15,7 @@ use crate::channels::IncomingMessage;
 use crate::http::{ApiError, json};
 use crate::identity::{Identity, IdentityKind};
 use crate::keys;
-use crate::model::{
-    Attachment, Author, Channel, DeliveryStatus, Direction, EventDetail, Message, Provider,
-    TimelineEvent,
-};
+use crate::model::{Attachment, Author, Channel, EventDetail, Message, Provider, TimelineEvent};
 use crate::store::{RecordOutcome, Search, TimelineQuery};
 
 #[derive(Deserialize)]
@@ -119,18 +116,7 @@ pub async fn send(
         customer_name: None,
         linked_identities: Vec::new(),
         occurred_at: outbound.sent_at.unwrap_or_else(Utc::now),
-        message: Message {
-            direction: Direction::Outbound,
-            author,
-            body: text,
-            attachments: outbound.attachments,
-            status: Some(DeliveryStatus::Sent),
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: None,
-        },
+        message: Message::outbound(author, text, outbound.attachments),
     };
     let outcome = deps
         .store

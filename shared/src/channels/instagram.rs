@@ -20,9 +20,7 @@ use super::{
     CanonicalEvent, Deletion, IncomingMessage, ParseContext, ParseError, StatusUpdate, from_json,
 };
 use crate::identity::{Identity, IdentityKind};
-use crate::model::{
-    Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider, TouchSource,
-};
+use crate::model::{Attachment, Author, Channel, DeliveryStatus, Message, Provider, TouchSource};
 
 /// Unix timestamps below this are seconds, at or above it milliseconds
 /// (10^12 ms is September 2001; 10^12 s is far in the future).
@@ -202,23 +200,12 @@ fn message(item: &Messaging, m: &IgMessage, path: &str) -> Result<CanonicalEvent
         // Sent by the business (IG app or an API call): sender and recipient
         // are swapped. Which staff member is not reported.
         let customer = party(item.recipient.as_ref(), &format!("{path}.recipient"))?;
+        let author = Author::Human { user_id: None };
         return Ok(message_event(
             mid,
             customer,
             at,
-            Message {
-                direction: Direction::Outbound,
-                author: Author::Human { user_id: None },
-                body,
-                attachments,
-                // An echoed message exists at the provider, so it was sent.
-                status: Some(DeliveryStatus::Sent),
-                status_at: None,
-                status_error: None,
-                deleted: false,
-                source: None,
-                thread: None,
-            },
+            Message::outbound(author, body, attachments),
         ));
     }
     let customer = party(item.sender.as_ref(), &format!("{path}.sender"))?;
@@ -227,7 +214,7 @@ fn message(item: &Messaging, m: &IgMessage, path: &str) -> Result<CanonicalEvent
         mid,
         customer,
         at,
-        inbound(body, attachments, source),
+        Message::inbound(body, attachments).with_source(source),
     ))
 }
 
@@ -270,27 +257,8 @@ fn postback_message(
         mid,
         customer,
         at,
-        inbound(body, Vec::new(), source),
+        Message::inbound(body, Vec::new()).with_source(source),
     )))
-}
-
-fn inbound(
-    body: Option<String>,
-    attachments: Vec<Attachment>,
-    source: Option<TouchSource>,
-) -> Message {
-    Message {
-        direction: Direction::Inbound,
-        author: Author::Customer,
-        body,
-        attachments,
-        status: None,
-        status_at: None,
-        status_error: None,
-        deleted: false,
-        source,
-        thread: None,
-    }
 }
 
 fn message_event(
@@ -470,6 +438,7 @@ fn timestamp(raw: Option<&Value>, field: &str) -> Result<DateTime<Utc>, ParseErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Direction;
 
     fn ctx() -> ParseContext<'static> {
         ParseContext {

@@ -8,7 +8,7 @@
 use super::form::Form;
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, StatusUpdate};
 use crate::identity::Identity;
-use crate::model::{Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider};
+use crate::model::{Attachment, Channel, DeliveryStatus, Message, Provider};
 
 /// Twilio's WhatsApp senders are addresses like `whatsapp:+447700900123`.
 const WHATSAPP_PREFIX: &str = "whatsapp:";
@@ -50,6 +50,10 @@ fn inbound(form: &Form, ctx: &ParseContext) -> Result<CanonicalEvent, ParseError
     };
     let customer = Identity::phone(number, ctx.default_region)
         .map_err(|e| ParseError::new("From", e.to_string()))?;
+    let body = form
+        .get("Body")
+        .filter(|b| !b.is_empty())
+        .map(str::to_string);
     Ok(CanonicalEvent::Message(IncomingMessage {
         provider: Provider::TwilioSms,
         provider_message_id,
@@ -59,21 +63,7 @@ fn inbound(form: &Form, ctx: &ParseContext) -> Result<CanonicalEvent, ParseError
         customer_name: form.non_empty("ProfileName").map(str::to_string),
         linked_identities: Vec::new(),
         occurred_at: ctx.received_at,
-        message: Message {
-            direction: Direction::Inbound,
-            author: Author::Customer,
-            body: form
-                .get("Body")
-                .filter(|b| !b.is_empty())
-                .map(str::to_string),
-            attachments: attachments(form)?,
-            status: None,
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: None,
-        },
+        message: Message::inbound(body, attachments(form)?),
     }))
 }
 
@@ -186,6 +176,7 @@ fn message_sid(form: &Form) -> Result<String, ParseError> {
 mod tests {
     use super::*;
     use crate::identity::IdentityKind;
+    use crate::model::{Author, Direction};
 
     fn ctx() -> ParseContext<'static> {
         ParseContext {

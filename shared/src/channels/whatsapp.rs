@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, StatusUpdate, from_json};
 use crate::identity::{Identity, IdentityKind};
-use crate::model::{Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider};
+use crate::model::{Attachment, Author, Channel, DeliveryStatus, Message, Provider};
 
 #[derive(Deserialize)]
 struct Webhook {
@@ -245,14 +245,7 @@ fn inbound(
                 || (m.from_user_id.is_some() && c.user_id == m.from_user_id)
         })
         .and_then(|c| c.profile.as_ref()?.name.clone());
-    message_event(
-        m,
-        path,
-        customer,
-        customer_name,
-        Direction::Inbound,
-        Author::Customer,
-    )
+    message_event(m, path, customer, customer_name, Message::inbound)
 }
 
 /// A message staff sent from the WhatsApp Business app on a coexistence number.
@@ -263,17 +256,18 @@ fn echo(m: &WaMessage, path: &str) -> Result<CanonicalEvent, ParseError> {
     let customer = Identity::whatsapp_id(to)
         .map_err(|e| ParseError::new(format!("{path}.to"), e.to_string()))?;
     // Staff typed it in the app; which staff member is not reported.
-    let author = Author::Human { user_id: None };
-    message_event(m, path, customer, None, Direction::Outbound, author)
+    let staff =
+        |body, attachments| Message::outbound(Author::Human { user_id: None }, body, attachments);
+    message_event(m, path, customer, None, staff)
 }
 
+/// `message` makes the message from the content: inbound or outbound.
 fn message_event(
     m: &WaMessage,
     path: &str,
     customer: Identity,
     customer_name: Option<String>,
-    direction: Direction,
-    author: Author,
+    message: impl FnOnce(Option<String>, Vec<Attachment>) -> Message,
 ) -> Result<CanonicalEvent, ParseError> {
     let (body, attachments) = content(m);
     Ok(CanonicalEvent::Message(IncomingMessage {
@@ -284,19 +278,7 @@ fn message_event(
         customer_name,
         linked_identities: Vec::new(),
         occurred_at: timestamp(&m.timestamp, &format!("{path}.timestamp"))?,
-        message: Message {
-            direction,
-            author,
-            body,
-            attachments,
-            // An outbound message exists at the provider, so it was at least sent.
-            status: (direction == Direction::Outbound).then_some(DeliveryStatus::Sent),
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: None,
-        },
+        message: message(body, attachments),
     }))
 }
 
@@ -424,6 +406,7 @@ fn timestamp(raw: &str, field: &str) -> Result<DateTime<Utc>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Direction;
 
     fn ctx() -> ParseContext<'static> {
         ParseContext {
