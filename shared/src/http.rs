@@ -26,6 +26,8 @@ pub enum ApiError {
     },
     #[error("{0}")]
     MethodNotAllowed(String),
+    #[error("the body is larger than {limit} bytes, the most this endpoint takes")]
+    PayloadTooLarge { limit: usize },
     /// A service we depend on failed; the caller should retry.
     #[error("upstream: {0}")]
     Upstream(String),
@@ -59,6 +61,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Store(_) | ApiError::Delivery(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -148,6 +151,16 @@ mod tests {
         assert_eq!(body["field"], "entry[0].id");
         assert_eq!(body["status"], 400);
         assert_eq!(body["title"], "Bad Request");
+    }
+
+    #[test]
+    fn too_large_is_413_saying_the_limit() {
+        let response = ApiError::PayloadTooLarge { limit: 1024 }.into_response();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = body_json(&response);
+        assert_eq!(body["status"], 413);
+        assert_eq!(body["type"], "/problems/payload-too-large");
+        assert!(body["detail"].as_str().unwrap().contains("1024 bytes"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Webhook ingestion: find the connection, verify the provider's signature
-//! over the raw bytes, check the payload parses, queue it durably, answer 200.
-//! Nothing is queued unless every check passed.
+//! Webhook ingestion: refuse a body over the provider's cap, find the
+//! connection, verify the provider's signature over the raw bytes, check the
+//! payload parses, queue it durably, answer 200. Nothing is queued unless
+//! every check passed.
 
 use chrono::Utc;
 use http::{Method, StatusCode};
@@ -51,12 +52,18 @@ pub async fn handle(deps: &IngestDeps, request: Request) -> Response<Body> {
 }
 
 async fn route(deps: &IngestDeps, request: &Request) -> Result<Response<Body>, ApiError> {
-    let connection = connection(deps, request).await?;
     let descriptor = deps.provider.descriptor();
+    let body = request.body().as_ref();
+    // First: an oversized body costs nothing more, not even the connection read.
+    if body.len() > descriptor.max_body_bytes {
+        return Err(ApiError::PayloadTooLarge {
+            limit: descriptor.max_body_bytes,
+        });
+    }
+    let connection = connection(deps, request).await?;
     match (request.method(), descriptor.handshake) {
         (&Method::GET, Some(Handshake::MetaVerifyToken)) => meta_handshake(&connection, request),
         (&Method::POST, _) => {
-            let body = request.body().as_ref();
             let verdict = descriptor.proof.verify(&SignedDelivery {
                 secrets: &connection.secrets,
                 config: &connection.config,

@@ -88,6 +88,32 @@ async fn unrouted_paths_and_methods_are_refused() {
     assert_eq!(stack.queue_depth("IngestQueue").await, 0);
 }
 
+#[tokio::test]
+async fn an_oversized_body_is_413_and_nothing_is_queued_or_stored() {
+    let stack = TestStack::new().await;
+    for provider in Provider::ALL.iter().copied() {
+        let connection = stack.connection("salon", provider).await;
+        let body = vec![b'x'; provider.descriptor().max_body_bytes + 1];
+        // Well signed: only the size is wrong.
+        let reply = match provider {
+            Provider::Ses => stack.post_sns(&connection, &body).await,
+            _ => stack.deliver(provider, &connection, "", &body).await,
+        };
+        assert_eq!(reply.status, 413, "{provider:?}: {reply:?}");
+        assert_rejected(&stack, reply, 413).await;
+    }
+    let bucket = stack.local.bucket("BlobBucket").unwrap().to_string();
+    let objects = stack
+        .clients
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(objects.key_count(), Some(0), "nothing claim-checked");
+}
+
 /// A JSON fixture with one value replaced (by JSON pointer).
 fn edited(path: &str, pointer: &str, value: Value) -> Vec<u8> {
     let mut body: Value = serde_json::from_slice(&fixture(path)).unwrap();

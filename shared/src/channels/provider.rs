@@ -34,8 +34,27 @@ pub struct Descriptor {
     pub reply: Reply,
     /// The content type the provider posts.
     pub content_type: &'static str,
+    /// Larger bodies are refused (413) before anything else is done with
+    /// them. Above what the provider sends, below what a Lambda request
+    /// carries (6 MB; API Gateway's own limit is 10 MB).
+    pub max_body_bytes: usize,
     pub parse: fn(&[u8], &ParseContext) -> Result<Vec<CanonicalEvent>, ParseError>,
 }
+
+/// Twilio, Stripe, Cal.com and the chat widget send a few KiB; 1 MiB is far
+/// above that and above the claim-check threshold (240 KiB), so an
+/// oversized delivery of theirs still reaches S3.
+const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// Meta documents webhook payloads of up to 3 MB (batched events).
+const META_MAX_BODY: usize = 4 * 1024 * 1024;
+/// An SNS message is at most 256 KiB; JSON-escaped inside the envelope it
+/// can grow up to six times (`\u00XX` for control characters).
+const SNS_MAX_BODY: usize = 2 * 1024 * 1024;
+/// Postmark posts attachments inline (base64, up to 35 MB of them), more
+/// than any Lambda request carries: we take what fits in one with room for
+/// the event around it. Larger mail is refused (Postmark retries, then
+/// reports it failed).
+const POSTMARK_MAX_BODY: usize = 5 * 1024 * 1024;
 
 /// How a provider proves that it sent a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +164,7 @@ static WHATSAPP: Descriptor = Descriptor {
     handshake: Some(Handshake::MetaVerifyToken),
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: META_MAX_BODY,
     parse: whatsapp::parse,
 };
 
@@ -158,6 +178,7 @@ static INSTAGRAM: Descriptor = Descriptor {
     handshake: Some(Handshake::MetaVerifyToken),
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: META_MAX_BODY,
     parse: instagram::parse,
 };
 
@@ -171,6 +192,7 @@ static TWILIO_SMS: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::EmptyTwiml,
     content_type: FORM,
+    max_body_bytes: DEFAULT_MAX_BODY,
     parse: twilio_sms::parse,
 };
 
@@ -184,6 +206,7 @@ static TWILIO_VOICE: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: FORM,
+    max_body_bytes: DEFAULT_MAX_BODY,
     parse: twilio_voice::parse,
 };
 
@@ -198,6 +221,7 @@ static SES: Descriptor = Descriptor {
     reply: Reply::Queued,
     // SNS posts JSON as text/plain.
     content_type: "text/plain; charset=UTF-8",
+    max_body_bytes: SNS_MAX_BODY,
     parse: ses::parse,
 };
 
@@ -214,6 +238,7 @@ static POSTMARK: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: POSTMARK_MAX_BODY,
     parse: postmark::parse,
 };
 
@@ -234,6 +259,7 @@ static CHAT: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: DEFAULT_MAX_BODY,
     parse: chat::parse,
 };
 
@@ -247,6 +273,7 @@ static STRIPE: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: DEFAULT_MAX_BODY,
     parse: stripe::parse,
 };
 
@@ -260,6 +287,7 @@ static CALCOM: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: DEFAULT_MAX_BODY,
     parse: calcom::parse,
 };
 
@@ -460,6 +488,15 @@ mod tests {
         prefixes.dedup();
         assert_eq!(prefixes.len(), Provider::ALL.len());
         assert_eq!(Provider::from_path("twilio_sms"), None);
+    }
+
+    #[test]
+    fn body_caps_are_above_the_claim_check_and_below_a_lambda_request() {
+        for provider in Provider::ALL {
+            let cap = provider.descriptor().max_body_bytes;
+            assert!(cap >= DEFAULT_MAX_BODY, "{provider:?}");
+            assert!(cap < 6 * 1000 * 1000, "{provider:?}");
+        }
     }
 
     #[test]
