@@ -2,7 +2,10 @@
 //!
 //! Two kinds of bound: values that become parts of DynamoDB keys or sort
 //! keys are refused when out of bounds (a cut id would name another object,
-//! a wrong instant would sort in the wrong place); texts are cut.
+//! a wrong instant would sort in the wrong place); content is cut and the
+//! message flagged `truncated` (a long message is still a message).
+//! Webhook body caps are per provider, on its descriptor
+//! (`channels::provider`).
 
 use chrono::{DateTime, Datelike, Utc};
 
@@ -39,11 +42,71 @@ pub fn key_id_problem(id: &str, may_hold_hash: bool) -> Option<String> {
     }
 }
 
+/// A message's text (and any other long text it gets, such as an email's
+/// full body) is kept up to this many bytes: 16 times WhatsApp's longest
+/// message, about 30 pages. Every event item is stored three times (table,
+/// channel index, day index) and written twice in its transaction, so this
+/// also caps what one message costs in write units.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
 /// Short texts: delivery errors, payment descriptions, email subjects.
 pub const MAX_SHORT_TEXT_BYTES: usize = 1024;
 
 /// Names and labels: display names, services booked, campaign tags, currencies.
 pub const MAX_LABEL_BYTES: usize = 256;
+
+/// Attachments kept per message (Twilio and the chat widget send at most
+/// 10, WhatsApp 1); an email's further attachments are left out.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// Links (media and page URLs). A cut link points nowhere, so a longer one
+/// is left out rather than cut.
+pub const MAX_URL_BYTES: usize = 4096;
+
+/// An attachment's caption (WhatsApp: 1,024 characters).
+pub const MAX_CAPTION_BYTES: usize = 4096;
+
+/// Filenames and MIME types (255 bytes is what file systems and RFC 6838 allow).
+pub const MAX_FILENAME_BYTES: usize = 255;
+
+/// Email threading ids kept per list (`In-Reply-To`, `References`): the
+/// first (the thread's root) and the latest ones.
+pub const MAX_THREAD_IDS: usize = 20;
+
+/// Search postings per message: one write each, so a 10,000-word email does
+/// not cost 10,000 writes. Whole words are indexed in text order until the
+/// next one would pass the cap (a typical message writes about 20; this
+/// covers about the first 150 distinct words).
+pub const MAX_POSTINGS: usize = 1_000;
+
+/// DynamoDB's item size limit (names and values, as AWS counts them).
+pub const DYNAMODB_ITEM_BYTES: usize = 400 * 1024;
+
+/// The largest event item a message can make under the bounds above,
+/// counted generously (every byte of a bounded text, every attribute name
+/// and list overhead): two long texts (the body and room for an email's
+/// full body), the attachments, the postings' keys (10 folded characters of
+/// up to 4 bytes each), the threading ids and the touch source, and 8 KiB
+/// for keys and everything else.
+pub const MESSAGE_ITEM_BUDGET: usize = 2 * MAX_TEXT_BYTES
+    + MAX_SHORT_TEXT_BYTES
+    + MAX_ATTACHMENTS
+        * (MAX_LABEL_BYTES
+            + MAX_KEY_ID_BYTES
+            + MAX_URL_BYTES
+            + MAX_FILENAME_BYTES
+            + MAX_CAPTION_BYTES
+            + MAX_FILENAME_BYTES
+            + 64)
+    + MAX_POSTINGS * (10 * 4 + 1)
+    + (2 * MAX_THREAD_IDS + 1) * (MAX_KEY_ID_BYTES + 1)
+    + MAX_SHORT_TEXT_BYTES
+    + 2 * MAX_URL_BYTES
+    + 4 * MAX_LABEL_BYTES
+    + 8 * 1024;
+
+// Raising a bound above what one item holds fails the build, not a write.
+const _: () = assert!(MESSAGE_ITEM_BUDGET <= DYNAMODB_ITEM_BYTES);
 
 /// Cuts `text` to at most `max` bytes, at a character boundary; true if it
 /// was longer.
@@ -64,6 +127,15 @@ pub fn cut_opt(text: &mut Option<String>, max: usize) -> bool {
     text.as_mut().is_some_and(|t| cut(t, max))
 }
 
+/// Leaves out a value that is useless cut (a link, an id); true if it did.
+pub fn drop_longer(value: &mut Option<String>, max: usize) -> bool {
+    if value.as_ref().is_some_and(|v| v.len() > max) {
+        *value = None;
+        return true;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +151,9 @@ mod tests {
         assert_eq!(short, "abc");
         let mut none = None;
         assert!(!cut_opt(&mut none, 1));
+        let mut url = Some("https://x.example/long".to_string());
+        assert!(drop_longer(&mut url, 5));
+        assert_eq!(url, None);
     }
 
     #[test]

@@ -243,6 +243,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
             deleted: false,
             source,
             thread: None,
+            truncated: false,
         },
     })])
 }

@@ -182,6 +182,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
                 references: header_ids(headers, "references"),
                 subject: non_empty(&mail.subject).map(str::to_string),
             }),
+            truncated: false,
         },
     })])
 }

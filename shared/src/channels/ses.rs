@@ -338,6 +338,7 @@ pub fn incoming_message(
                 references: email.references.clone(),
                 subject: email.subject.clone(),
             }),
+            truncated: false,
         },
     })
 }
