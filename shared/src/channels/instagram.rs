@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::provider::Scoped;
 use super::{
     CanonicalEvent, Deletion, IncomingMessage, ParseContext, ParseError, StatusUpdate, from_json,
 };
@@ -152,6 +153,25 @@ pub fn parse(body: &[u8], _ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Pa
         }
     }
     Ok(events)
+}
+
+/// The delivery with only the entries for the connection's Instagram
+/// account (`entry[].id`): one app receives every account's events, and Meta
+/// may batch several accounts' entries into one delivery.
+pub fn scope(body: &[u8], account_id: &str) -> Scoped {
+    let Ok(mut hook) = serde_json::from_slice::<Value>(body) else {
+        return Scoped::Whole;
+    };
+    let Some(entries) = hook.get_mut("entry").and_then(Value::as_array_mut) else {
+        return Scoped::Whole;
+    };
+    let before = entries.len();
+    entries.retain(|entry| super::meta::id_text(entry.get("id")).as_deref() == Some(account_id));
+    if entries.len() == before {
+        return Scoped::Whole;
+    }
+    // A Value always serializes; an empty body would be refused, never widened.
+    Scoped::Part(serde_json::to_vec(&hook).unwrap_or_default())
 }
 
 /// Reads a change's `value` as a messaging item, naming the field on failure.
@@ -789,6 +809,30 @@ mod tests {
         let bad = br#"{"object":"instagram","entry":[{"id":"0","changes":[{"field":"messages","value":{"sender":{"id":7}}}]}]}"#;
         let err = parse(bad, &ctx()).unwrap_err();
         assert_eq!(err.field, "entry[0].changes[0].value.sender.id");
+    }
+
+    #[test]
+    fn scope_keeps_only_the_connections_account() {
+        const ACCOUNT: &str = "17841405822304914";
+        assert_eq!(scope(MESSAGE, ACCOUNT), Scoped::Whole);
+        let mut batch: Value = serde_json::from_slice(MESSAGE).unwrap();
+        let mut other = batch["entry"][0].clone();
+        other["id"] = Value::from("17841400000000001");
+        other["messaging"][0]["message"]["mid"] = Value::from("m_other");
+        batch["entry"].as_array_mut().unwrap().push(other);
+        let body = serde_json::to_vec(&batch).unwrap();
+        let Scoped::Part(part) = scope(&body, ACCOUNT) else {
+            panic!("another account's entry is left out");
+        };
+        assert_eq!(
+            parse(&part, &ctx()).unwrap(),
+            parse(MESSAGE, &ctx()).unwrap()
+        );
+        let Scoped::Part(none) = scope(&body, "1") else {
+            panic!("every entry is left out");
+        };
+        assert_eq!(parse(&none, &ctx()).unwrap(), vec![]);
+        assert_eq!(scope(b"[", ACCOUNT), Scoped::Whole);
     }
 
     #[test]

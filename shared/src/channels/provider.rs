@@ -38,7 +38,42 @@ pub struct Descriptor {
     /// them. Above what the provider sends, below what a Lambda request
     /// carries (6 MB; API Gateway's own limit is 10 MB).
     pub max_body_bytes: usize,
+    /// Set when one webhook can carry other accounts' events.
+    pub account: Option<Account>,
     pub parse: fn(&[u8], &ParseContext) -> Result<Vec<CanonicalEvent>, ParseError>,
+}
+
+/// The account at the provider a connection is for (its `external_id`).
+/// One Meta app, and so one app secret, serves many phone numbers and
+/// Instagram accounts (of other businesses too, for a tech provider's app),
+/// and Meta may batch their events into one delivery: the signature proves
+/// only that Meta sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct Account {
+    /// What `external_id` must hold, as `POST /connections` asks for it.
+    pub describes: &'static str,
+    /// The delivery with only the parts for account `external_id`.
+    pub scope: fn(body: &[u8], external_id: &str) -> Scoped,
+}
+
+/// A delivery narrowed to one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scoped {
+    /// Every part is the account's (or the body is malformed, which the
+    /// parser reports with the field).
+    Whole,
+    /// Other accounts' parts were left out; the rest, re-serialized.
+    Part(Vec<u8>),
+}
+
+impl Scoped {
+    /// The body to queue in place of `body`.
+    pub fn body<'a>(&'a self, body: &'a [u8]) -> &'a [u8] {
+        match self {
+            Scoped::Whole => body,
+            Scoped::Part(part) => part,
+        }
+    }
 }
 
 /// Twilio, Stripe, Cal.com and the chat widget send a few KiB; 1 MiB is far
@@ -55,6 +90,15 @@ const SNS_MAX_BODY: usize = 2 * 1024 * 1024;
 /// the event around it. Larger mail is refused (Postmark retries, then
 /// reports it failed).
 const POSTMARK_MAX_BODY: usize = 5 * 1024 * 1024;
+
+const WHATSAPP_ACCOUNT: Account = Account {
+    describes: "the WhatsApp phone number id",
+    scope: whatsapp::scope,
+};
+const INSTAGRAM_ACCOUNT: Account = Account {
+    describes: "the Instagram account id",
+    scope: instagram::scope,
+};
 
 /// How a provider proves that it sent a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +209,7 @@ static WHATSAPP: Descriptor = Descriptor {
     reply: Reply::Queued,
     content_type: JSON,
     max_body_bytes: META_MAX_BODY,
+    account: Some(WHATSAPP_ACCOUNT),
     parse: whatsapp::parse,
 };
 
@@ -179,6 +224,7 @@ static INSTAGRAM: Descriptor = Descriptor {
     reply: Reply::Queued,
     content_type: JSON,
     max_body_bytes: META_MAX_BODY,
+    account: Some(INSTAGRAM_ACCOUNT),
     parse: instagram::parse,
 };
 
@@ -193,6 +239,7 @@ static TWILIO_SMS: Descriptor = Descriptor {
     reply: Reply::EmptyTwiml,
     content_type: FORM,
     max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: twilio_sms::parse,
 };
 
@@ -207,6 +254,7 @@ static TWILIO_VOICE: Descriptor = Descriptor {
     reply: Reply::Queued,
     content_type: FORM,
     max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: twilio_voice::parse,
 };
 
@@ -222,6 +270,7 @@ static SES: Descriptor = Descriptor {
     // SNS posts JSON as text/plain.
     content_type: "text/plain; charset=UTF-8",
     max_body_bytes: SNS_MAX_BODY,
+    account: None,
     parse: ses::parse,
 };
 
@@ -239,6 +288,7 @@ static POSTMARK: Descriptor = Descriptor {
     reply: Reply::Queued,
     content_type: JSON,
     max_body_bytes: POSTMARK_MAX_BODY,
+    account: None,
     parse: postmark::parse,
 };
 
@@ -260,6 +310,7 @@ static CHAT: Descriptor = Descriptor {
     reply: Reply::Queued,
     content_type: JSON,
     max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: chat::parse,
 };
 
@@ -274,6 +325,7 @@ static STRIPE: Descriptor = Descriptor {
     reply: Reply::Queued,
     content_type: JSON,
     max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: stripe::parse,
 };
 
@@ -288,6 +340,7 @@ static CALCOM: Descriptor = Descriptor {
     reply: Reply::Queued,
     content_type: JSON,
     max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: calcom::parse,
 };
 

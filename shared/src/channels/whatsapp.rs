@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::Value;
 
+use super::provider::Scoped;
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, StatusUpdate, from_json};
 use crate::identity::{Identity, IdentityKind};
 use crate::model::{Attachment, Author, Channel, DeliveryStatus, Message, Provider};
@@ -178,6 +180,36 @@ struct WaError {
 struct ErrorData {
     #[serde(default)]
     details: Option<String>,
+}
+
+/// The delivery with only the changes for the connection's phone number
+/// (`value.metadata.phone_number_id`): one app receives every number's
+/// events, and Meta may batch several numbers' changes into one delivery.
+/// A change that names no phone number cannot be shown to be ours.
+pub fn scope(body: &[u8], phone_number_id: &str) -> Scoped {
+    let Ok(mut hook) = serde_json::from_slice::<Value>(body) else {
+        return Scoped::Whole;
+    };
+    let Some(entries) = hook.get_mut("entry").and_then(Value::as_array_mut) else {
+        return Scoped::Whole;
+    };
+    let mut left_out = false;
+    for entry in entries {
+        let Some(changes) = entry.get_mut("changes").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let before = changes.len();
+        changes.retain(|change| {
+            super::meta::id_text(change.pointer("/value/metadata/phone_number_id")).as_deref()
+                == Some(phone_number_id)
+        });
+        left_out |= changes.len() != before;
+    }
+    if !left_out {
+        return Scoped::Whole;
+    }
+    // A Value always serializes; an empty body would be refused, never widened.
+    Scoped::Part(serde_json::to_vec(&hook).unwrap_or_default())
 }
 
 /// Parses a verified delivery into canonical events, in payload order.
@@ -570,6 +602,44 @@ mod tests {
         assert_eq!(reaction.message.attachments[0].kind, "reaction");
         let unknown = base("order", serde_json::json!({}));
         assert_eq!(unknown.message.attachments[0].kind, "order");
+    }
+
+    #[test]
+    fn scope_keeps_only_the_connections_phone_number() {
+        let change = |number: serde_json::Value, id: &str| {
+            serde_json::json!({ "field": "messages", "value": {
+                "metadata": { "phone_number_id": number },
+                "messages": [{ "from": "447700900123", "id": id, "timestamp": "1792570441", "type": "text", "text": { "body": id } }]
+            } })
+        };
+        let body = serde_json::to_vec(&serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [
+                { "id": "1", "changes": [change("111".into(), "ours"), change("222".into(), "theirs")] },
+                { "id": "2", "changes": [change(111.into(), "ours-too"), { "field": "messages", "value": {} }] }
+            ]
+        }))
+        .unwrap();
+        let Scoped::Part(part) = scope(&body, "111") else {
+            panic!("other numbers' changes are left out");
+        };
+        let ids: Vec<String> = parse(&part, &ctx())
+            .unwrap()
+            .into_iter()
+            .map(|e| match e {
+                CanonicalEvent::Message(m) => m.provider_message_id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["ours", "ours-too"]);
+        assert_eq!(scope(TEXT, "110923456789012"), Scoped::Whole);
+        let Scoped::Part(none) = scope(TEXT, "999") else {
+            panic!("another number's delivery is left out")
+        };
+        assert_eq!(parse(&none, &ctx()).unwrap(), vec![]);
+        // Malformed bodies are the parser's to report.
+        assert_eq!(scope(b"not json", "111"), Scoped::Whole);
+        assert_eq!(scope(br#"{"object":"x"}"#, "111"), Scoped::Whole);
     }
 
     #[test]
