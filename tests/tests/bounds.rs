@@ -187,3 +187,59 @@ async fn ten_thousand_distinct_words_write_at_most_the_posting_cap() {
         .json();
     assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
 }
+
+#[tokio::test]
+async fn messages_recorded_through_the_api_keep_the_same_bounds() {
+    let stack = TestStack::new().await;
+    let connection = stack.whatsapp_connection("salon").await;
+    stack
+        .post_whatsapp(
+            &connection,
+            &whatsapp_text("wamid.first", PHONE, 1_792_570_441, "hi"),
+        )
+        .await;
+    stack.drain().await;
+    let contact = stack.only_contact("salon").await;
+    let auth = format!("Bearer {}", stack.token("salon", "agent"));
+    let send = |body: Value| {
+        let auth = auth.clone();
+        let contact = contact.clone();
+        let stack = &stack;
+        async move {
+            stack
+                .request(
+                    "POST",
+                    &format!("/contacts/{contact}/messages"),
+                    &[("authorization", &auth)],
+                    body.to_string().as_bytes(),
+                )
+                .await
+        }
+    };
+    let long_id = "w".repeat(300);
+    for (body, field) in [
+        (
+            serde_json::json!({ "channel": "whatsapp", "body": "x", "author": "ai", "provider_message_id": long_id }),
+            "provider_message_id",
+        ),
+        (
+            serde_json::json!({ "channel": "whatsapp", "body": "x", "author": "ai", "sent_at": "1969-12-31T23:59:59Z" }),
+            "sent_at",
+        ),
+    ] {
+        let reply = send(body.clone()).await;
+        assert_eq!(reply.status, 400, "{body}: {reply:?}");
+        assert_eq!(reply.json()["field"], field, "{body}");
+    }
+
+    let text = "Your appointment. ".repeat(10_000);
+    let reply =
+        send(serde_json::json!({ "channel": "whatsapp", "body": text, "author": "ai" })).await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let timeline = stack.timeline("salon", &contact, "").await;
+    let items = timeline["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{timeline}");
+    let sent = &items[0];
+    assert_eq!(sent["truncated"], true);
+    assert!(text.starts_with(sent["body"].as_str().unwrap()));
+}

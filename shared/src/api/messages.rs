@@ -15,6 +15,7 @@ use crate::channels::IncomingMessage;
 use crate::http::{ApiError, json};
 use crate::identity::{Identity, IdentityKind};
 use crate::keys;
+use crate::limits;
 use crate::model::{Attachment, Author, Channel, EventDetail, Message, Provider, TimelineEvent};
 use crate::store::{RecordOutcome, Search, TimelineQuery};
 
@@ -86,16 +87,23 @@ pub async fn send(
             "a message needs a body or attachments",
         ));
     }
+    // The same rule as every adapter's ids and instants (`limits`).
     let provider_message_id = match outbound.provider_message_id {
-        Some(id) if id.is_empty() || id.contains('#') => {
-            return Err(ApiError::bad_request(
-                "provider_message_id",
-                "must be non-empty, without '#'",
-            ));
-        }
-        Some(id) => id,
+        Some(id) => match limits::key_id_problem(&id, false) {
+            Some(problem) => return Err(ApiError::bad_request("provider_message_id", problem)),
+            None => id,
+        },
         None => format!("api-{}", Ulid::new()),
     };
+    if outbound
+        .sent_at
+        .is_some_and(|at| !limits::instant_in_range(at))
+    {
+        return Err(ApiError::bad_request(
+            "sent_at",
+            "is outside the years 1970 to 9999",
+        ));
+    }
     let tenant = &caller.tenant_id;
     let view = deps
         .store
