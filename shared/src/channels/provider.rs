@@ -76,9 +76,9 @@ impl Scoped {
     }
 }
 
-/// Twilio, Stripe, Cal.com and the chat widget send a few KiB; 1 MiB is far
-/// above that and above the claim-check threshold (240 KiB), so an
-/// oversized delivery of theirs still reaches S3.
+/// Twilio, Stripe, Cal.com and the chat widget send tens of KiB at most;
+/// 1 MiB is above that and above the claim-check threshold (240 KiB), so
+/// an oversized delivery of theirs still reaches S3.
 const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// Meta documents webhook payloads of up to 3 MB (batched events).
 const META_MAX_BODY: usize = 4 * 1024 * 1024;
