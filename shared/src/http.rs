@@ -33,8 +33,8 @@ pub enum ApiError {
         allow: Vec<&'static str>,
         detail: String,
     },
-    #[error("{0}")]
-    PayloadTooLarge(String),
+    #[error("the body is larger than {limit} bytes, the most this endpoint takes")]
+    PayloadTooLarge { limit: usize },
     /// Over a rate limit; worth retrying after this many seconds.
     #[error("{detail}")]
     TooManyRequests {
@@ -81,7 +81,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             // Optimistic writes that kept losing to concurrent ones: the
@@ -241,6 +241,16 @@ mod tests {
         let other = ApiError::Store(StoreError::Dynamo("boom".into())).into_response();
         assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(other.headers().get(http::header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn too_large_is_413_saying_the_limit() {
+        let response = ApiError::PayloadTooLarge { limit: 1024 }.into_response();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = body_json(&response);
+        assert_eq!(body["status"], 413);
+        assert_eq!(body["type"], "/problems/payload-too-large");
+        assert!(body["detail"].as_str().unwrap().contains("1024 bytes"));
     }
 
     #[test]

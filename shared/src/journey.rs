@@ -208,7 +208,7 @@ fn count_booking(experience: &mut Experience, booking: &Booking) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Author, Message};
+    use crate::model::Message;
     use chrono::TimeZone;
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -231,19 +231,7 @@ mod tests {
     fn inbound(occurred_at: DateTime<Utc>, text: &str) -> TimelineEvent {
         event(
             occurred_at,
-            EventDetail::Message(Message {
-                direction: Direction::Inbound,
-                author: Author::Customer,
-                body: Some(text.into()),
-                full_body: None,
-                attachments: vec![],
-                status: None,
-                status_at: None,
-                status_error: None,
-                deleted: false,
-                source: None,
-                thread: None,
-            }),
+            EventDetail::Message(Message::inbound(Some(text.into()), vec![])),
         )
     }
 

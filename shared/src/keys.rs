@@ -98,8 +98,6 @@ pub fn contacts_by_activity_sk(last_activity: DateTime<Utc>, contact: &str) -> S
     format!("{}#{contact}", instant(last_activity))
 }
 
-/// GSI2: one contact's events on one channel, so a channel filter never
-/// reads other channels' events.
 /// One search-index posting list: a contact's messages holding a word
 /// beginning `key` (the event's partition key makes it tenant- and
 /// contact-scoped).
@@ -107,6 +105,8 @@ pub fn search_pk(event_pk: &str, key: &str) -> String {
     format!("{event_pk}#W#{key}")
 }
 
+/// GSI2: one contact's events on one channel, so a channel filter never
+/// reads other channels' events.
 pub fn contact_channel_pk(tenant: &str, contact: &str, channel: Channel) -> String {
     format!("T#{tenant}#C#{contact}#CH#{}", channel.as_str())
 }

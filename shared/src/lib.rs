@@ -13,6 +13,7 @@ pub mod identity;
 pub mod ingest;
 pub mod journey;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod normalize;

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::limits;
+
 /// Where a conversation happens, as staff think of it (not which vendor carries it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -206,6 +208,137 @@ pub struct Message {
     /// Email threading: which conversation this message belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<EmailThread>,
+    /// Less is stored than arrived: text cut, attachments or over-long
+    /// links left out (see `limits`), so the message fits one item.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl Message {
+    /// What a customer sent.
+    pub fn inbound(body: Option<String>, attachments: Vec<Attachment>) -> Self {
+        Self {
+            direction: Direction::Inbound,
+            author: Author::Customer,
+            body,
+            full_body: None,
+            attachments,
+            status: None,
+            status_at: None,
+            status_error: None,
+            deleted: false,
+            source: None,
+            thread: None,
+            truncated: false,
+        }
+    }
+
+    /// What the business sent. It exists at the provider, so it was at
+    /// least sent.
+    pub fn outbound(author: Author, body: Option<String>, attachments: Vec<Attachment>) -> Self {
+        Self {
+            direction: Direction::Outbound,
+            author,
+            status: Some(DeliveryStatus::Sent),
+            ..Self::inbound(body, attachments)
+        }
+    }
+
+    pub fn with_source(self, source: Option<TouchSource>) -> Self {
+        Self { source, ..self }
+    }
+
+    /// An email's whole text, quoted history included, when `body` is only the reply.
+    pub fn with_full_body(self, full_body: Option<String>) -> Self {
+        Self { full_body, ..self }
+    }
+
+    pub fn with_thread(self, thread: EmailThread) -> Self {
+        Self {
+            thread: Some(thread),
+            ..self
+        }
+    }
+
+    /// Keeps the message within one DynamoDB item (`limits`), flagging it
+    /// `truncated` when anything was cut or left out.
+    pub fn bound(&mut self) {
+        let mut cut = false;
+        for (text, max) in self.texts_mut() {
+            cut |= limits::cut_opt(text, max);
+        }
+        if self.attachments.len() > limits::MAX_ATTACHMENTS {
+            self.attachments.truncate(limits::MAX_ATTACHMENTS);
+            cut = true;
+        }
+        for attachment in &mut self.attachments {
+            cut |= attachment.bound();
+        }
+        if let Some(source) = &mut self.source {
+            cut |= source.bound();
+        }
+        if let Some(thread) = &mut self.thread {
+            cut |= thread.bound();
+        }
+        self.truncated |= cut;
+    }
+
+    /// The message's free texts and the bytes each keeps. A new text field
+    /// (an email's full body) is bounded by listing it here; the item
+    /// budget in `limits` has room for one more long text.
+    fn texts_mut(&mut self) -> [(&mut Option<String>, usize); 3] {
+        [
+            (&mut self.body, limits::MAX_TEXT_BYTES),
+            (&mut self.full_body, limits::MAX_TEXT_BYTES),
+            (&mut self.status_error, limits::MAX_SHORT_TEXT_BYTES),
+        ]
+    }
+}
+
+impl Attachment {
+    fn bound(&mut self) -> bool {
+        let mut cut = limits::cut(&mut self.kind, limits::MAX_LABEL_BYTES);
+        cut |= limits::drop_longer(&mut self.media_id, limits::MAX_KEY_ID_BYTES);
+        cut |= limits::drop_longer(&mut self.url, limits::MAX_URL_BYTES);
+        cut |= limits::drop_longer(&mut self.mime_type, limits::MAX_FILENAME_BYTES);
+        cut |= limits::cut_opt(&mut self.caption, limits::MAX_CAPTION_BYTES);
+        cut |= limits::cut_opt(&mut self.filename, limits::MAX_FILENAME_BYTES);
+        cut
+    }
+}
+
+impl TouchSource {
+    fn bound(&mut self) -> bool {
+        let mut cut = limits::cut(&mut self.kind, limits::MAX_LABEL_BYTES);
+        cut |= limits::drop_longer(&mut self.url, limits::MAX_URL_BYTES);
+        cut |= limits::drop_longer(&mut self.referrer, limits::MAX_URL_BYTES);
+        for tag in [
+            &mut self.utm_source,
+            &mut self.utm_medium,
+            &mut self.utm_campaign,
+        ] {
+            cut |= limits::cut_opt(tag, limits::MAX_LABEL_BYTES);
+        }
+        cut
+    }
+}
+
+impl EmailThread {
+    fn bound(&mut self) -> bool {
+        let usable = |id: &String| id.len() <= limits::MAX_KEY_ID_BYTES;
+        let mut cut = limits::drop_longer(&mut self.message_id, limits::MAX_KEY_ID_BYTES);
+        cut |= limits::cut_opt(&mut self.subject, limits::MAX_SHORT_TEXT_BYTES);
+        for ids in [&mut self.in_reply_to, &mut self.references] {
+            let before = ids.len();
+            ids.retain(usable);
+            // The root and the nearest ancestors are what threading reads.
+            if ids.len() > limits::MAX_THREAD_IDS {
+                ids.drain(1..ids.len() + 1 - limits::MAX_THREAD_IDS);
+            }
+            cut |= ids.len() != before;
+        }
+        cut
+    }
 }
 
 /// RFC 5322 ids (without angle brackets) that thread an email, its subject,
@@ -282,7 +415,9 @@ pub struct Note {
 /// Staff joined or separated contacts: which identities moved, and who did it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityLink {
-    /// `merge` (another contact joined this one).
+    /// `merge`: the other contact joined this one; `split`: these
+    /// identities left for the other contact; `split_from`: they came from
+    /// the other contact.
     pub action: String,
     pub other_contact_id: String,
     pub identities: Vec<crate::identity::Identity>,
@@ -339,6 +474,25 @@ impl EventDetail {
         }
     }
 
+    /// Keeps the detail within one DynamoDB item (`limits`). Notes, stage
+    /// changes and identity links are bounded by the API that takes them.
+    pub fn bound(&mut self) {
+        match self {
+            EventDetail::Message(m) => m.bound(),
+            EventDetail::Call(c) => {
+                limits::drop_longer(&mut c.recording_url, limits::MAX_URL_BYTES);
+            }
+            EventDetail::Booking(b) => {
+                limits::cut_opt(&mut b.service, limits::MAX_LABEL_BYTES);
+            }
+            EventDetail::Payment(p) => {
+                limits::cut(&mut p.currency, limits::MAX_LABEL_BYTES);
+                limits::cut_opt(&mut p.description, limits::MAX_SHORT_TEXT_BYTES);
+            }
+            EventDetail::Note(_) | EventDetail::StageChange(_) | EventDetail::IdentityLink(_) => {}
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             EventDetail::Message(_) => "message",
@@ -390,5 +544,119 @@ mod tests {
         assert_eq!(DeliveryStatus::latest(None, Some(Sent)), Some(Sent));
         assert_eq!(Read.supersedes().collect::<Vec<_>>(), vec![Sent, Delivered]);
         assert_eq!(Sent.supersedes().count(), 0);
+    }
+
+    #[test]
+    fn a_message_within_bounds_is_kept_as_it_is_and_not_flagged() {
+        let attachment = Attachment {
+            kind: "image".into(),
+            url: Some("https://cdn.example/a.jpg".into()),
+            ..Attachment::default()
+        };
+        let original = Message::inbound(Some("Hi 😊".into()), vec![attachment]);
+        let mut bounded = original.clone();
+        bounded.bound();
+        assert_eq!(bounded, original);
+        let json = serde_json::to_value(&bounded).unwrap();
+        assert!(json.get("truncated").is_none(), "{json}");
+    }
+
+    #[test]
+    fn long_text_is_cut_between_characters_and_flagged() {
+        let text = "é😊x".repeat(limits::MAX_TEXT_BYTES);
+        let mut message = Message::inbound(Some(text.clone()), Vec::new());
+        message.bound();
+        let body = message.body.as_deref().unwrap();
+        assert!(text.starts_with(body));
+        assert!(body.len() <= limits::MAX_TEXT_BYTES);
+        assert!(body.len() > limits::MAX_TEXT_BYTES - 4);
+        assert!(message.truncated);
+        let json = serde_json::to_value(&message).unwrap();
+        assert_eq!(json["truncated"], true);
+        let read: Message = serde_json::from_value(json).unwrap();
+        assert!(read.truncated);
+        let old: Message =
+            serde_json::from_str(r#"{"direction":"inbound","author":{"kind":"customer"}}"#)
+                .unwrap();
+        assert!(!old.truncated, "items stored before the flag read as whole");
+    }
+
+    #[test]
+    fn attachments_are_counted_and_their_fields_bounded() {
+        let many: Vec<Attachment> = (0..25)
+            .map(|i| Attachment {
+                kind: "file".into(),
+                filename: Some(format!("{i}.pdf")),
+                ..Attachment::default()
+            })
+            .collect();
+        let mut message = Message::inbound(None, many);
+        message.bound();
+        assert_eq!(message.attachments.len(), limits::MAX_ATTACHMENTS);
+        assert_eq!(message.attachments[0].filename.as_deref(), Some("0.pdf"));
+        assert!(message.truncated);
+
+        let long = Attachment {
+            kind: "k".repeat(1000),
+            media_id: Some("m".repeat(1000)),
+            url: Some(format!("https://cdn.example/{}", "u".repeat(5000))),
+            mime_type: Some("image/jpeg".into()),
+            caption: Some("c".repeat(10_000)),
+            filename: Some("f".repeat(1000)),
+        };
+        let mut message = Message::inbound(None, vec![long]);
+        message.bound();
+        let a = &message.attachments[0];
+        assert_eq!(a.kind.len(), limits::MAX_LABEL_BYTES);
+        assert_eq!(a.media_id, None, "a cut id names nothing");
+        assert_eq!(a.url, None, "a cut link points nowhere");
+        assert_eq!(a.mime_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(
+            a.caption.as_deref().map(str::len),
+            Some(limits::MAX_CAPTION_BYTES)
+        );
+        assert_eq!(
+            a.filename.as_deref().map(str::len),
+            Some(limits::MAX_FILENAME_BYTES)
+        );
+        assert!(message.truncated);
+    }
+
+    #[test]
+    fn threads_keep_their_root_and_latest_ids() {
+        let ids: Vec<String> = (0..30).map(|i| format!("{i}@mail.example")).collect();
+        let mut message =
+            Message::inbound(Some("Re: Saturday".into()), Vec::new()).with_thread(EmailThread {
+                message_id: Some("m@mail.example".into()),
+                in_reply_to: vec!["29@mail.example".into()],
+                references: ids.clone(),
+                subject: Some("S".repeat(5000)),
+                sender_authentication: None,
+            });
+        message.bound();
+        let thread = message.thread.as_ref().unwrap();
+        assert_eq!(thread.references.len(), limits::MAX_THREAD_IDS);
+        assert_eq!(thread.references[0], ids[0], "the root");
+        assert_eq!(thread.references[1..], ids[11..], "the nearest ancestors");
+        assert_eq!(thread.in_reply_to, ["29@mail.example"]);
+        assert_eq!(
+            thread.subject.as_deref().map(str::len),
+            Some(limits::MAX_SHORT_TEXT_BYTES)
+        );
+        assert!(message.truncated);
+    }
+
+    #[test]
+    fn constructors_say_who_wrote_it_and_that_outbound_was_sent() {
+        let inbound = Message::inbound(Some("hi".into()), Vec::new());
+        assert_eq!(
+            (inbound.direction, inbound.author, inbound.status),
+            (Direction::Inbound, Author::Customer, None)
+        );
+        let outbound = Message::outbound(Author::Ai, Some("hello".into()), Vec::new());
+        assert_eq!(
+            (outbound.direction, outbound.author, outbound.status),
+            (Direction::Outbound, Author::Ai, Some(DeliveryStatus::Sent))
+        );
     }
 }

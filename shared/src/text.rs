@@ -2,9 +2,11 @@
 //! ("López" finds "lopez", "Lopez" finds "López"), matching words and word
 //! beginnings.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use icu_normalizer::DecomposingNormalizerBorrowed;
+
+use crate::limits::MAX_POSTINGS;
 
 /// Lowercase, decomposed, without combining marks.
 pub fn fold(text: &str) -> String {
@@ -100,19 +102,33 @@ fn prefix(word: &str, chars: usize) -> String {
     word.chars().take(chars).collect()
 }
 
-/// The search-index keys of a text: every beginning of 3 to 10 characters of
-/// each word, and words shorter than 3 as they are.
-pub fn index_keys(text: &str) -> BTreeSet<String> {
+/// The search-index keys of a text, one posting each, in the order the
+/// words first occur: every beginning of 3 to 10 characters of each word,
+/// and words shorter than 3 as they are. At most [`MAX_POSTINGS`], whole
+/// words only (a word found by one of its beginnings is found by all), so
+/// the words past the cap are the ones left out.
+pub fn index_keys(text: &str) -> Vec<String> {
     let folded = fold(text);
-    let mut keys = BTreeSet::new();
+    let mut seen = HashSet::new();
+    let mut keys = Vec::new();
     for word in words(&folded) {
         let length = word.chars().count();
-        if length < MIN_PREFIX {
-            keys.insert(word.to_string());
+        let beginnings = if length < MIN_PREFIX {
+            vec![word.to_string()]
+        } else {
+            (MIN_PREFIX..=length.min(MAX_PREFIX))
+                .map(|chars| prefix(word, chars))
+                .collect()
+        };
+        let new: Vec<String> = beginnings
+            .into_iter()
+            .filter(|key| !seen.contains(key))
+            .collect();
+        if keys.len() + new.len() > MAX_POSTINGS {
+            break;
         }
-        for chars in MIN_PREFIX..=length.min(MAX_PREFIX) {
-            keys.insert(prefix(word, chars));
-        }
+        seen.extend(new.iter().cloned());
+        keys.extend(new);
     }
     keys
 }
@@ -168,9 +184,10 @@ mod search_tests {
     fn every_match_is_found_through_its_lookup_key() {
         let text = "Hi! Can I book Balayage for Saturday? Café crème, très bien.";
         let keys = index_keys(text);
-        assert!(keys.contains("hi") && keys.contains("i") && keys.contains("balayage"));
-        assert!(keys.contains("sat") && keys.contains("saturday") && keys.contains("tre"));
-        assert!(!keys.contains("aturday"), "only word beginnings");
+        let has = |key: &str| keys.iter().any(|k| k == key);
+        assert!(has("hi") && has("i") && has("balayage"));
+        assert!(has("sat") && has("saturday") && has("tre"));
+        assert!(!has("aturday"), "only word beginnings");
         for q in [
             "SATURDAY",
             "satur",
@@ -182,15 +199,40 @@ mod search_tests {
             let q = terms(q);
             assert!(find_all(text, &q).is_some(), "{q:?}");
             let key = lookup_key(&q).unwrap();
-            assert!(keys.contains(&key), "{q:?} looks up {key}");
+            assert!(has(&key), "{q:?} looks up {key}");
         }
         // Long words are indexed by their first 10 characters.
         let long = index_keys("appointments");
-        assert!(long.contains("appointmen") && !long.contains("appointment"));
+        assert!(long.contains(&"appointmen".to_string()));
+        assert!(!long.contains(&"appointment".to_string()));
         assert_eq!(
             lookup_key(&terms("appointments")).as_deref(),
             Some("appointmen")
         );
         assert_eq!(lookup_key(&terms("hi ok")), None);
+    }
+}
+
+#[cfg(test)]
+mod posting_cap_tests {
+    use super::*;
+
+    #[test]
+    fn postings_follow_the_text_and_stop_at_the_cap_on_a_whole_word() {
+        assert_eq!(
+            index_keys("Book the booking, book!"),
+            ["boo", "book", "the", "booki", "bookin", "booking"]
+        );
+        let text: Vec<String> = (0..10_000).map(|i| format!("w{i:04}")).collect();
+        let keys = index_keys(&text.join(" "));
+        assert!(keys.len() <= MAX_POSTINGS, "{}", keys.len());
+        assert!(keys.len() > MAX_POSTINGS - 10, "the cap is used");
+        // Every beginning of an indexed word is there, and the first words are.
+        assert!(keys.iter().any(|k| k == "w0000"));
+        let last = keys.last().unwrap();
+        for chars in MIN_PREFIX..=last.chars().count() {
+            assert!(keys.contains(&prefix(last, chars)), "{last}");
+        }
+        assert!(!keys.iter().any(|k| k == "w9999"), "past the cap");
     }
 }

@@ -155,6 +155,7 @@ async fn history_before_connected_at_is_not_imported() {
     let admin = format!("Bearer {}", stack.token("salon", "admin"));
     let body = json!({
         "provider": "whatsapp",
+        "external_id": "110923456789012",
         "secrets": { "app_secret": "test_secret" },
         "connected_at": "2026-10-21T08:15:00Z"
     });

@@ -32,24 +32,16 @@ fn message(
             _ => Provider::Whatsapp,
         }),
         provider_ref: Some(format!("import-{}", at.timestamp())),
-        detail: EventDetail::Message(Message {
-            direction,
-            author: if outbound {
-                Author::Human {
-                    user_id: Some("stylist-1".into()),
-                }
-            } else {
-                Author::Customer
-            },
-            body: Some(body.to_string()),
-            full_body: None,
-            attachments: Vec::new(),
-            status: outbound.then_some(DeliveryStatus::Delivered),
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: None,
+        detail: EventDetail::Message(if outbound {
+            let stylist = Author::Human {
+                user_id: Some("stylist-1".into()),
+            };
+            Message {
+                status: Some(DeliveryStatus::Delivered),
+                ..Message::outbound(stylist, Some(body.to_string()), Vec::new())
+            }
+        } else {
+            Message::inbound(Some(body.to_string()), Vec::new())
         }),
     }
 }

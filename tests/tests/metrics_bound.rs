@@ -92,21 +92,13 @@ fn message(id: &str, when: DateTime<Utc>, direction: Direction) -> IncomingMessa
         customer_name: None,
         linked_identities: Vec::new(),
         occurred_at: when,
-        message: Message {
-            direction,
-            author: match direction {
-                Direction::Inbound => Author::Customer,
-                Direction::Outbound => Author::Human { user_id: None },
-            },
-            body: Some(format!("message {id}")),
-            full_body: None,
-            attachments: Vec::new(),
-            status: None,
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: None,
+        message: match direction {
+            Direction::Inbound => Message::inbound(Some(format!("message {id}")), Vec::new()),
+            Direction::Outbound => Message::outbound(
+                Author::Human { user_id: None },
+                Some(format!("message {id}")),
+                Vec::new(),
+            ),
         },
     }
 }

@@ -73,12 +73,13 @@ async fn no_secret_is_ever_logged() {
             .iter()
             .map(|f| (f.name.to_string(), json!("https://salon.example")))
             .collect();
+        // Meta connections need their account (the fixtures' phone number id).
         let created = stack
             .request(
                 "POST",
                 "/connections",
                 &[("authorization", &admin)],
-                json!({ "provider": descriptor.path, "secrets": given, "config": config, "connected_at": "2026-01-01T00:00:00Z" })
+                json!({ "provider": descriptor.path, "external_id": "110923456789012", "secrets": given, "config": config, "connected_at": "2026-01-01T00:00:00Z" })
                     .to_string()
                     .as_bytes(),
             )

@@ -19,7 +19,9 @@ use crate::store::{AuditEntry, Connection, ConnectionSummary, Secrets};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewConnection {
-    /// A webhook path segment: `whatsapp`, `sms`, `email`, ... (`Descriptor::path`).
+    /// The provider's webhook path segment (`Descriptor::path`): `whatsapp`,
+    /// `instagram`, `sms`, `voice`, `email`, `postmark`, `chat`, `stripe`
+    /// or `calcom`.
     provider: String,
     #[serde(default, deserialize_with = "body::present")]
     external_id: Option<String>,
@@ -120,11 +122,24 @@ pub async fn create(
     // Generated settings (the chat key) are part of the connection's view.
     let generated = complete(descriptor.secrets, &mut secrets, "secrets")?;
     complete(descriptor.config, &mut config, "config")?;
+    let external_id = new
+        .external_id
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty());
+    // Deliveries are narrowed to this account: without it they could not be.
+    if let Some(account) = descriptor.account
+        && external_id.is_none()
+    {
+        return Err(ApiError::bad_request(
+            "external_id",
+            format!("required for this provider: {}", account.describes),
+        ));
+    }
     let connection = Connection {
         connection_id: Ulid::new().to_string().to_ascii_lowercase(),
         tenant_id: caller.tenant_id.clone(),
         provider,
-        external_id: new.external_id.filter(|e| !body::is_blank(e)),
+        external_id,
         connected_at: new.connected_at.unwrap_or_else(Utc::now),
         config,
         secrets: Secrets::from(secrets),

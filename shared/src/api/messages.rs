@@ -15,10 +15,8 @@ use crate::channels::IncomingMessage;
 use crate::http::{ApiError, json};
 use crate::identity::{Identity, IdentityKind};
 use crate::keys;
-use crate::model::{
-    Attachment, Author, Channel, DeliveryStatus, Direction, EventDetail, Message, Provider,
-    TimelineEvent,
-};
+use crate::limits;
+use crate::model::{Attachment, Author, Channel, EventDetail, Message, Provider, TimelineEvent};
 use crate::store::{RecordOutcome, Search, TimelineQuery};
 
 #[derive(Deserialize)]
@@ -173,16 +171,30 @@ pub async fn send(
             "a message needs a body or attachments",
         ));
     }
+    // The same rule as every adapter's ids and instants (`limits`).
     let provider_message_id = match outbound.provider_message_id {
-        Some(id) if id.is_empty() || id.contains('#') || id.chars().count() > MAX_KEY_CHARS => {
-            return Err(ApiError::bad_request(
-                "provider_message_id",
-                format!("1 to {MAX_KEY_CHARS} characters, without '#'"),
-            ));
-        }
-        Some(id) => id,
+        Some(id) => match limits::key_id_problem(&id, false) {
+            Some(problem) => return Err(ApiError::bad_request("provider_message_id", problem)),
+            // Provider ids are ASCII; the document says so, so bytes are characters.
+            None if !id.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(ApiError::bad_request(
+                    "provider_message_id",
+                    "printable ASCII only",
+                ));
+            }
+            None => id,
+        },
         None => format!("api-{}", Ulid::new()),
     };
+    if outbound
+        .sent_at
+        .is_some_and(|at| !limits::instant_in_range(at))
+    {
+        return Err(ApiError::bad_request(
+            "sent_at",
+            "is outside the years 1970 to 9999",
+        ));
+    }
     let tenant = &caller.tenant_id;
     let view = deps
         .store
@@ -203,23 +215,15 @@ pub async fn send(
         customer_name: None,
         linked_identities: Vec::new(),
         occurred_at: outbound.sent_at.unwrap_or_else(Utc::now),
-        message: Message {
-            direction: Direction::Outbound,
+        message: Message::outbound(
             author,
-            body: text,
-            full_body: None,
-            attachments: outbound
+            text,
+            outbound
                 .attachments
                 .into_iter()
                 .map(Attachment::from)
                 .collect(),
-            status: Some(DeliveryStatus::Sent),
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: None,
-        },
+        ),
     };
     let outcome = deps
         .store

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, from_json};
 use crate::identity::{Identity, IdentityKind};
-use crate::model::{Attachment, Author, Channel, Direction, Message, Provider, TouchSource};
+use crate::model::{Attachment, Channel, Message, Provider, TouchSource};
 use crate::signature::constant_time_eq;
 use crate::store::RateLimit;
 
@@ -262,19 +262,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
         customer_name: customer_name.map(str::to_string),
         linked_identities,
         occurred_at: occurred_at(sent_at, ctx.received_at),
-        message: Message {
-            direction: Direction::Inbound,
-            author: Author::Customer,
-            body,
-            full_body: None,
-            attachments,
-            status: None,
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source,
-            thread: None,
-        },
+        message: Message::inbound(body, attachments).with_source(source),
     })])
 }
 
@@ -510,6 +498,7 @@ fn check_len(value: &str, max: usize, field: &str) -> Result<(), ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Author, Direction};
     use serde_json::{Value, json};
 
     fn received_at() -> DateTime<Utc> {

@@ -16,13 +16,12 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::provider::Scoped;
 use super::{
     CanonicalEvent, Deletion, IncomingMessage, ParseContext, ParseError, StatusUpdate, from_json,
 };
 use crate::identity::{Identity, IdentityKind};
-use crate::model::{
-    Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider, TouchSource,
-};
+use crate::model::{Attachment, Author, Channel, DeliveryStatus, Message, Provider, TouchSource};
 
 /// Unix timestamps below this are seconds, at or above it milliseconds
 /// (10^12 ms is September 2001; 10^12 s is far in the future).
@@ -156,6 +155,25 @@ pub fn parse(body: &[u8], _ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Pa
     Ok(events)
 }
 
+/// The delivery with only the entries for the connection's Instagram
+/// account (`entry[].id`): one app receives every account's events, and Meta
+/// may batch several accounts' entries into one delivery.
+pub fn scope(body: &[u8], account_id: &str) -> Scoped {
+    let Ok(mut hook) = serde_json::from_slice::<Value>(body) else {
+        return Scoped::Whole;
+    };
+    let Some(entries) = hook.get_mut("entry").and_then(Value::as_array_mut) else {
+        return Scoped::Whole;
+    };
+    let before = entries.len();
+    entries.retain(|entry| super::meta::id_text(entry.get("id")).as_deref() == Some(account_id));
+    if entries.len() == before {
+        return Scoped::Whole;
+    }
+    // A Value always serializes; an empty body would be refused, never widened.
+    Scoped::Part(serde_json::to_vec(&hook).unwrap_or_default())
+}
+
 /// Reads a change's `value` as a messaging item, naming the field on failure.
 fn messaging_from_value(value: &Value, path: &str) -> Result<Messaging, ParseError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -202,24 +220,12 @@ fn message(item: &Messaging, m: &IgMessage, path: &str) -> Result<CanonicalEvent
         // Sent by the business (IG app or an API call): sender and recipient
         // are swapped. Which staff member is not reported.
         let customer = party(item.recipient.as_ref(), &format!("{path}.recipient"))?;
+        let author = Author::Human { user_id: None };
         return Ok(message_event(
             mid,
             customer,
             at,
-            Message {
-                direction: Direction::Outbound,
-                author: Author::Human { user_id: None },
-                body,
-                full_body: None,
-                attachments,
-                // An echoed message exists at the provider, so it was sent.
-                status: Some(DeliveryStatus::Sent),
-                status_at: None,
-                status_error: None,
-                deleted: false,
-                source: None,
-                thread: None,
-            },
+            Message::outbound(author, body, attachments),
         ));
     }
     let customer = party(item.sender.as_ref(), &format!("{path}.sender"))?;
@@ -228,7 +234,7 @@ fn message(item: &Messaging, m: &IgMessage, path: &str) -> Result<CanonicalEvent
         mid,
         customer,
         at,
-        inbound(body, attachments, source),
+        Message::inbound(body, attachments).with_source(source),
     ))
 }
 
@@ -271,28 +277,8 @@ fn postback_message(
         mid,
         customer,
         at,
-        inbound(body, Vec::new(), source),
+        Message::inbound(body, Vec::new()).with_source(source),
     )))
-}
-
-fn inbound(
-    body: Option<String>,
-    attachments: Vec<Attachment>,
-    source: Option<TouchSource>,
-) -> Message {
-    Message {
-        direction: Direction::Inbound,
-        author: Author::Customer,
-        body,
-        full_body: None,
-        attachments,
-        status: None,
-        status_at: None,
-        status_error: None,
-        deleted: false,
-        source,
-        thread: None,
-    }
 }
 
 fn message_event(
@@ -472,6 +458,7 @@ fn timestamp(raw: Option<&Value>, field: &str) -> Result<DateTime<Utc>, ParseErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Direction;
 
     fn ctx() -> ParseContext<'static> {
         ParseContext {
@@ -822,6 +809,30 @@ mod tests {
         let bad = br#"{"object":"instagram","entry":[{"id":"0","changes":[{"field":"messages","value":{"sender":{"id":7}}}]}]}"#;
         let err = parse(bad, &ctx()).unwrap_err();
         assert_eq!(err.field, "entry[0].changes[0].value.sender.id");
+    }
+
+    #[test]
+    fn scope_keeps_only_the_connections_account() {
+        const ACCOUNT: &str = "17841405822304914";
+        assert_eq!(scope(MESSAGE, ACCOUNT), Scoped::Whole);
+        let mut batch: Value = serde_json::from_slice(MESSAGE).unwrap();
+        let mut other = batch["entry"][0].clone();
+        other["id"] = Value::from("17841400000000001");
+        other["messaging"][0]["message"]["mid"] = Value::from("m_other");
+        batch["entry"].as_array_mut().unwrap().push(other);
+        let body = serde_json::to_vec(&batch).unwrap();
+        let Scoped::Part(part) = scope(&body, ACCOUNT) else {
+            panic!("another account's entry is left out");
+        };
+        assert_eq!(
+            parse(&part, &ctx()).unwrap(),
+            parse(MESSAGE, &ctx()).unwrap()
+        );
+        let Scoped::Part(none) = scope(&body, "1") else {
+            panic!("every entry is left out");
+        };
+        assert_eq!(parse(&none, &ctx()).unwrap(), vec![]);
+        assert_eq!(scope(b"[", ACCOUNT), Scoped::Whole);
     }
 
     #[test]

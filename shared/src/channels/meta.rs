@@ -1,6 +1,6 @@
 //! Meta's webhook security, shared by WhatsApp and Instagram: the
-//! `X-Hub-Signature-256` HMAC over the raw body and the GET subscription
-//! handshake.
+//! `X-Hub-Signature-256` HMAC over the raw body, the GET subscription
+//! handshake, and reading the account ids deliveries are scoped by.
 
 use crate::signature::hmac_sha256_hex_matches;
 
@@ -28,6 +28,15 @@ pub fn handshake_challenge<'a>(
     (mode == Some("subscribe") && token_ok)
         .then_some(challenge)
         .flatten()
+}
+
+/// An account id as Meta sends it: a string (a number in some examples).
+pub(super) fn id_text(value: Option<&serde_json::Value>) -> Option<String> {
+    match value? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Provider adapters: raw webhook bytes in, canonical events out. Adapters are
 //! pure (no I/O) so they are unit tested and benchmarked on their own.
 
+mod admit;
 pub mod attachment;
 pub mod calcom;
 pub mod chat;
@@ -248,13 +249,17 @@ impl ParseError {
     }
 }
 
-/// The adapter for one provider's deliveries.
+/// The adapter for one provider's deliveries, its output checked by the one
+/// rule every adapter shares (`admit`: ids that can be keys, instants that
+/// sort).
 pub fn parse(
     provider: Provider,
     body: &[u8],
     ctx: &ParseContext,
 ) -> Result<Vec<CanonicalEvent>, ParseError> {
-    (provider.descriptor().parse)(body, ctx)
+    let mut events = (provider.descriptor().parse)(body, ctx)?;
+    admit::admit(&mut events)?;
+    Ok(events)
 }
 
 /// Deserializes one JSON document (nothing but whitespace may follow it),

@@ -35,7 +35,7 @@ use serde::Deserialize;
 
 use super::email::{self, EmailText};
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, from_json};
-use crate::model::{Author, Channel, Direction, EmailThread, Message, Provider};
+use crate::model::{Channel, EmailThread, Message, Provider};
 use crate::signature::constant_time_eq;
 
 pub const AUTHORIZATION_HEADER: &str = "authorization";
@@ -178,32 +178,24 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, Par
         customer_name,
         linked_identities: Vec::new(),
         occurred_at,
-        message: Message {
-            direction: Direction::Inbound,
-            author: Author::Customer,
+        message: Message::inbound(
             body,
-            full_body,
-            attachments: mail
-                .attachments
+            mail.attachments
                 .as_deref()
                 .unwrap_or_default()
                 .iter()
                 .map(|a| email::attachment(a.name.as_deref(), a.content_type.as_deref()))
                 .collect(),
-            status: None,
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: Some(EmailThread {
-                message_id: rfc_id.map(str::to_string),
-                in_reply_to: email::thread_ids(header_values(headers, "in-reply-to")),
-                references: email::thread_ids(header_values(headers, "references")),
-                subject,
-                // Postmark's inbound JSON gives no authentication verdict.
-                sender_authentication: None,
-            }),
-        },
+        )
+        .with_full_body(full_body)
+        .with_thread(EmailThread {
+            message_id: rfc_id.map(str::to_string),
+            in_reply_to: email::thread_ids(header_values(headers, "in-reply-to")),
+            references: email::thread_ids(header_values(headers, "references")),
+            subject,
+            // Postmark's inbound JSON gives no authentication verdict.
+            sender_authentication: None,
+        }),
     })])
 }
 
@@ -229,6 +221,7 @@ mod tests {
     use super::*;
     use crate::identity::IdentityKind;
     use crate::model::Attachment;
+    use crate::model::{Author, Direction};
     use chrono::{TimeZone, Utc};
     use serde_json::{Value, json};
 

@@ -34,8 +34,71 @@ pub struct Descriptor {
     pub reply: Reply,
     /// The content type the provider posts.
     pub content_type: &'static str,
+    /// Larger bodies are refused (413) before anything else is done with
+    /// them. Above what the provider sends, below what a Lambda request
+    /// carries (6 MB; API Gateway's own limit is 10 MB).
+    pub max_body_bytes: usize,
+    /// Set when one webhook can carry other accounts' events.
+    pub account: Option<Account>,
     pub parse: fn(&[u8], &ParseContext) -> Result<Vec<CanonicalEvent>, ParseError>,
 }
+
+/// The account at the provider a connection is for (its `external_id`).
+/// One Meta app, and so one app secret, serves many phone numbers and
+/// Instagram accounts (of other businesses too, for a tech provider's app),
+/// and Meta may batch their events into one delivery: the signature proves
+/// only that Meta sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct Account {
+    /// What `external_id` must hold, as `POST /connections` asks for it.
+    pub describes: &'static str,
+    /// The delivery with only the parts for account `external_id`.
+    pub scope: fn(body: &[u8], external_id: &str) -> Scoped,
+}
+
+/// A delivery narrowed to one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scoped {
+    /// Every part is the account's (or the body is malformed, which the
+    /// parser reports with the field).
+    Whole,
+    /// Other accounts' parts were left out; the rest, re-serialized.
+    Part(Vec<u8>),
+}
+
+impl Scoped {
+    /// The body to queue in place of `body`.
+    pub fn body<'a>(&'a self, body: &'a [u8]) -> &'a [u8] {
+        match self {
+            Scoped::Whole => body,
+            Scoped::Part(part) => part,
+        }
+    }
+}
+
+/// Twilio, Stripe, Cal.com and the chat widget send tens of KiB at most;
+/// 1 MiB is above that and above the claim-check threshold (240 KiB), so
+/// an oversized delivery of theirs still reaches S3.
+const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// Meta documents webhook payloads of up to 3 MB (batched events).
+const META_MAX_BODY: usize = 4 * 1024 * 1024;
+/// An SNS message is at most 256 KiB; JSON-escaped inside the envelope it
+/// can grow up to six times (`\u00XX` for control characters).
+const SNS_MAX_BODY: usize = 2 * 1024 * 1024;
+/// Postmark posts attachments inline (base64, up to 35 MB of them), more
+/// than any Lambda request carries: we take what fits in one with room for
+/// the event around it. Larger mail is refused (Postmark retries, then
+/// reports it failed).
+const POSTMARK_MAX_BODY: usize = 5 * 1024 * 1024;
+
+const WHATSAPP_ACCOUNT: Account = Account {
+    describes: "the WhatsApp phone number id",
+    scope: whatsapp::scope,
+};
+const INSTAGRAM_ACCOUNT: Account = Account {
+    describes: "the Instagram account id",
+    scope: instagram::scope,
+};
 
 /// How a provider proves that it sent a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +208,8 @@ static WHATSAPP: Descriptor = Descriptor {
     handshake: Some(Handshake::MetaVerifyToken),
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: META_MAX_BODY,
+    account: Some(WHATSAPP_ACCOUNT),
     parse: whatsapp::parse,
 };
 
@@ -158,6 +223,8 @@ static INSTAGRAM: Descriptor = Descriptor {
     handshake: Some(Handshake::MetaVerifyToken),
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: META_MAX_BODY,
+    account: Some(INSTAGRAM_ACCOUNT),
     parse: instagram::parse,
 };
 
@@ -171,6 +238,8 @@ static TWILIO_SMS: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::EmptyTwiml,
     content_type: FORM,
+    max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: twilio_sms::parse,
 };
 
@@ -184,6 +253,8 @@ static TWILIO_VOICE: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: FORM,
+    max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: twilio_voice::parse,
 };
 
@@ -198,6 +269,8 @@ static SES: Descriptor = Descriptor {
     reply: Reply::Queued,
     // SNS posts JSON as text/plain.
     content_type: "text/plain; charset=UTF-8",
+    max_body_bytes: SNS_MAX_BODY,
+    account: None,
     parse: ses::parse,
 };
 
@@ -214,6 +287,8 @@ static POSTMARK: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: POSTMARK_MAX_BODY,
+    account: None,
     parse: postmark::parse,
 };
 
@@ -234,6 +309,8 @@ static CHAT: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: chat::MAX_BODY_BYTES,
+    account: None,
     parse: chat::parse,
 };
 
@@ -247,6 +324,8 @@ static STRIPE: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: stripe::parse,
 };
 
@@ -260,6 +339,8 @@ static CALCOM: Descriptor = Descriptor {
     handshake: None,
     reply: Reply::Queued,
     content_type: JSON,
+    max_body_bytes: DEFAULT_MAX_BODY,
+    account: None,
     parse: calcom::parse,
 };
 
@@ -460,6 +541,20 @@ mod tests {
         prefixes.dedup();
         assert_eq!(prefixes.len(), Provider::ALL.len());
         assert_eq!(Provider::from_path("twilio_sms"), None);
+    }
+
+    #[test]
+    fn body_caps_are_above_the_claim_check_and_below_a_lambda_request() {
+        for provider in Provider::ALL {
+            let cap = provider.descriptor().max_body_bytes;
+            // The chat widget's body is public input, capped so it never needs the claim check.
+            let floor = match provider {
+                Provider::Chat => chat::MAX_BODY_BYTES,
+                _ => DEFAULT_MAX_BODY,
+            };
+            assert!(cap >= floor, "{provider:?}");
+            assert!(cap < 6 * 1000 * 1000, "{provider:?}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ use super::email::{self, EmailText};
 use super::sns::{name_missing_field, parse_envelope};
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, from_json};
 use crate::identity::Identity;
-use crate::model::{Attachment, Author, Channel, Direction, EmailThread, Message, Provider};
+use crate::model::{Attachment, Channel, EmailThread, Message, Provider};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -331,18 +331,9 @@ pub fn incoming_message(
         customer_name: parsed.from_name.clone(),
         linked_identities: Vec::new(),
         occurred_at: received_at,
-        message: Message {
-            direction: Direction::Inbound,
-            author: Author::Customer,
-            body,
-            full_body,
-            attachments: parsed.attachments.clone(),
-            status: None,
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: Some(EmailThread {
+        message: Message::inbound(body, parsed.attachments.clone())
+            .with_full_body(full_body)
+            .with_thread(EmailThread {
                 message_id: parsed.message_id.clone(),
                 in_reply_to: parsed.in_reply_to.clone(),
                 references: parsed.references.clone(),
@@ -350,7 +341,6 @@ pub fn incoming_message(
                 // Set by `parse` from the receipt's verdicts.
                 sender_authentication: None,
             }),
-        },
     })
 }
 
@@ -358,6 +348,7 @@ pub fn incoming_message(
 mod tests {
     use super::*;
     use crate::identity::IdentityKind;
+    use crate::model::{Author, Direction};
 
     const NOTIFICATION: &[u8] = include_bytes!("../../../tests/fixtures/ses_sns/notification.json");
     const SUBSCRIPTION: &[u8] =

@@ -9,7 +9,7 @@ use super::attachment::kind_for_mime;
 use super::form::Form;
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, StatusUpdate};
 use crate::identity::Identity;
-use crate::model::{Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider};
+use crate::model::{Attachment, Channel, DeliveryStatus, Message, Provider};
 
 /// Twilio's WhatsApp senders are addresses like `whatsapp:+447700900123`.
 const WHATSAPP_PREFIX: &str = "whatsapp:";
@@ -51,6 +51,10 @@ fn inbound(form: &Form, ctx: &ParseContext) -> Result<CanonicalEvent, ParseError
     };
     let customer = Identity::phone(number, ctx.default_region)
         .map_err(|e| ParseError::new("From", e.to_string()))?;
+    let body = form
+        .get("Body")
+        .filter(|b| !b.is_empty())
+        .map(str::to_string);
     Ok(CanonicalEvent::Message(IncomingMessage {
         provider: Provider::TwilioSms,
         provider_message_id,
@@ -60,22 +64,7 @@ fn inbound(form: &Form, ctx: &ParseContext) -> Result<CanonicalEvent, ParseError
         customer_name: form.non_empty("ProfileName").map(str::to_string),
         linked_identities: Vec::new(),
         occurred_at: ctx.received_at,
-        message: Message {
-            direction: Direction::Inbound,
-            author: Author::Customer,
-            body: form
-                .get("Body")
-                .filter(|b| !b.is_empty())
-                .map(str::to_string),
-            full_body: None,
-            attachments: attachments(form)?,
-            status: None,
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: None,
-        },
+        message: Message::inbound(body, attachments(form)?),
     }))
 }
 
@@ -166,13 +155,6 @@ fn message_sid(form: &Form) -> Result<String, ParseError> {
         .into_iter()
         .find_map(|name| form.non_empty(name))
         .ok_or_else(|| ParseError::new("MessageSid", "missing"))?;
-    // The id becomes part of storage keys, where '#' is the separator.
-    if sid.contains('#') {
-        return Err(ParseError::new(
-            "MessageSid",
-            format!("invalid sid '{sid}'"),
-        ));
-    }
     Ok(sid.trim().to_string())
 }
 
@@ -180,6 +162,7 @@ fn message_sid(form: &Form) -> Result<String, ParseError> {
 mod tests {
     use super::*;
     use crate::identity::IdentityKind;
+    use crate::model::{Author, Direction};
 
     fn ctx() -> ParseContext<'static> {
         ParseContext {
@@ -399,8 +382,14 @@ mod tests {
         assert_eq!(err, Ok(()), "a receipt without To is still a receipt");
         let err = parse(b"MessageStatus=delivered&To=%2B447700900123", &ctx()).unwrap_err();
         assert_eq!(err.field, "MessageSid");
-        let err = parse(b"MessageSid=SM%231&MessageStatus=sent", &ctx()).unwrap_err();
-        assert_eq!(err.field, "MessageSid");
+        // Checked where every adapter's ids are (`channels::parse`).
+        let err = crate::channels::parse(
+            Provider::TwilioSms,
+            b"MessageSid=SM%231&MessageStatus=sent",
+            &ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "events[0].provider_message_id");
         let err = parse(b"", &ctx()).unwrap_err();
         assert_eq!(err.field, "body");
         let err = parse(b"{\"MessageSid\":\"SM1\"}", &ctx()).unwrap_err();

@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::Value;
 
+use super::provider::Scoped;
 use super::{CanonicalEvent, IncomingMessage, ParseContext, ParseError, StatusUpdate, from_json};
 use crate::identity::{Identity, IdentityKind};
-use crate::model::{Attachment, Author, Channel, DeliveryStatus, Direction, Message, Provider};
+use crate::model::{Attachment, Author, Channel, DeliveryStatus, Message, Provider};
 
 #[derive(Deserialize)]
 struct Webhook {
@@ -180,6 +182,36 @@ struct ErrorData {
     details: Option<String>,
 }
 
+/// The delivery with only the changes for the connection's phone number
+/// (`value.metadata.phone_number_id`): one app receives every number's
+/// events, and Meta may batch several numbers' changes into one delivery.
+/// A change that names no phone number cannot be shown to be ours.
+pub fn scope(body: &[u8], phone_number_id: &str) -> Scoped {
+    let Ok(mut hook) = serde_json::from_slice::<Value>(body) else {
+        return Scoped::Whole;
+    };
+    let Some(entries) = hook.get_mut("entry").and_then(Value::as_array_mut) else {
+        return Scoped::Whole;
+    };
+    let mut left_out = false;
+    for entry in entries {
+        let Some(changes) = entry.get_mut("changes").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let before = changes.len();
+        changes.retain(|change| {
+            super::meta::id_text(change.pointer("/value/metadata/phone_number_id")).as_deref()
+                == Some(phone_number_id)
+        });
+        left_out |= changes.len() != before;
+    }
+    if !left_out {
+        return Scoped::Whole;
+    }
+    // A Value always serializes; an empty body would be refused, never widened.
+    Scoped::Part(serde_json::to_vec(&hook).unwrap_or_default())
+}
+
 /// Parses a verified delivery into canonical events, in payload order.
 pub fn parse(body: &[u8], _ctx: &ParseContext) -> Result<Vec<CanonicalEvent>, ParseError> {
     let hook: Webhook = from_json(body)?;
@@ -245,14 +277,7 @@ fn inbound(
                 || (m.from_user_id.is_some() && c.user_id == m.from_user_id)
         })
         .and_then(|c| c.profile.as_ref()?.name.clone());
-    message_event(
-        m,
-        path,
-        customer,
-        customer_name,
-        Direction::Inbound,
-        Author::Customer,
-    )
+    message_event(m, path, customer, customer_name, Message::inbound)
 }
 
 /// A message staff sent from the WhatsApp Business app on a coexistence number.
@@ -263,17 +288,18 @@ fn echo(m: &WaMessage, path: &str) -> Result<CanonicalEvent, ParseError> {
     let customer = Identity::whatsapp_id(to)
         .map_err(|e| ParseError::new(format!("{path}.to"), e.to_string()))?;
     // Staff typed it in the app; which staff member is not reported.
-    let author = Author::Human { user_id: None };
-    message_event(m, path, customer, None, Direction::Outbound, author)
+    let staff =
+        |body, attachments| Message::outbound(Author::Human { user_id: None }, body, attachments);
+    message_event(m, path, customer, None, staff)
 }
 
+/// `message` makes the message from the content: inbound or outbound.
 fn message_event(
     m: &WaMessage,
     path: &str,
     customer: Identity,
     customer_name: Option<String>,
-    direction: Direction,
-    author: Author,
+    message: impl FnOnce(Option<String>, Vec<Attachment>) -> Message,
 ) -> Result<CanonicalEvent, ParseError> {
     let (body, attachments) = content(m);
     Ok(CanonicalEvent::Message(IncomingMessage {
@@ -284,20 +310,7 @@ fn message_event(
         customer_name,
         linked_identities: Vec::new(),
         occurred_at: timestamp(&m.timestamp, &format!("{path}.timestamp"))?,
-        message: Message {
-            direction,
-            author,
-            body,
-            full_body: None,
-            attachments,
-            // An outbound message exists at the provider, so it was at least sent.
-            status: (direction == Direction::Outbound).then_some(DeliveryStatus::Sent),
-            status_at: None,
-            status_error: None,
-            deleted: false,
-            source: None,
-            thread: None,
-        },
+        message: message(body, attachments),
     }))
 }
 
@@ -425,6 +438,7 @@ fn timestamp(raw: &str, field: &str) -> Result<DateTime<Utc>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Direction;
 
     fn ctx() -> ParseContext<'static> {
         ParseContext {
@@ -588,6 +602,44 @@ mod tests {
         assert_eq!(reaction.message.attachments[0].kind, "reaction");
         let unknown = base("order", serde_json::json!({}));
         assert_eq!(unknown.message.attachments[0].kind, "order");
+    }
+
+    #[test]
+    fn scope_keeps_only_the_connections_phone_number() {
+        let change = |number: serde_json::Value, id: &str| {
+            serde_json::json!({ "field": "messages", "value": {
+                "metadata": { "phone_number_id": number },
+                "messages": [{ "from": "447700900123", "id": id, "timestamp": "1792570441", "type": "text", "text": { "body": id } }]
+            } })
+        };
+        let body = serde_json::to_vec(&serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [
+                { "id": "1", "changes": [change("111".into(), "ours"), change("222".into(), "theirs")] },
+                { "id": "2", "changes": [change(111.into(), "ours-too"), { "field": "messages", "value": {} }] }
+            ]
+        }))
+        .unwrap();
+        let Scoped::Part(part) = scope(&body, "111") else {
+            panic!("other numbers' changes are left out");
+        };
+        let ids: Vec<String> = parse(&part, &ctx())
+            .unwrap()
+            .into_iter()
+            .map(|e| match e {
+                CanonicalEvent::Message(m) => m.provider_message_id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["ours", "ours-too"]);
+        assert_eq!(scope(TEXT, "110923456789012"), Scoped::Whole);
+        let Scoped::Part(none) = scope(TEXT, "999") else {
+            panic!("another number's delivery is left out")
+        };
+        assert_eq!(parse(&none, &ctx()).unwrap(), vec![]);
+        // Malformed bodies are the parser's to report.
+        assert_eq!(scope(b"not json", "111"), Scoped::Whole);
+        assert_eq!(scope(br#"{"object":"x"}"#, "111"), Scoped::Whole);
     }
 
     #[test]

@@ -75,7 +75,10 @@ pub(super) struct EventItem {
 }
 
 impl EventItem {
-    pub(super) fn new(tenant: &str, event: TimelineEvent, claims: Vec<String>) -> Self {
+    pub(super) fn new(tenant: &str, mut event: TimelineEvent, claims: Vec<String>) -> Self {
+        // Every event item is built here, whichever path wrote it (webhook,
+        // API, import, merge), so this is where it is kept within one item.
+        event.detail.bound();
         let pk = keys::contact_pk(tenant, &event.contact_id);
         let sk = keys::event_sk(event.occurred_at, &event.event_id);
         let gsi2pk = event
@@ -85,7 +88,7 @@ impl EventItem {
             EventDetail::Message(m) if !m.deleted => m
                 .body
                 .as_deref()
-                .map(|body| crate::text::index_keys(body).into_iter().collect())
+                .map(crate::text::index_keys)
                 .unwrap_or_default(),
             _ => Vec::new(),
         };

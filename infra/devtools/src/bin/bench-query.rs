@@ -522,42 +522,23 @@ fn history(n: usize, seed: u64) -> Result<Vec<TimelineEvent>, BoxError> {
                 } else {
                     inbound_body(&mut rng)
                 };
-                Message {
-                    direction: Direction::Inbound,
-                    author: Author::Customer,
-                    body: Some(body),
-                    full_body: None,
-                    attachments: Vec::new(),
-                    status: None,
-                    status_at: None,
-                    status_error: None,
-                    deleted: false,
-                    source: None,
-                    thread: None,
-                }
+                Message::inbound(Some(body), Vec::new())
             } else {
+                let author = if rng.percent(30) {
+                    Author::Ai
+                } else {
+                    Author::Human {
+                        user_id: Some(format!("stylist-{}", rng.below(5))),
+                    }
+                };
+                let status = if rng.percent(70) {
+                    DeliveryStatus::Read
+                } else {
+                    DeliveryStatus::Delivered
+                };
                 Message {
-                    direction: Direction::Outbound,
-                    author: if rng.percent(30) {
-                        Author::Ai
-                    } else {
-                        Author::Human {
-                            user_id: Some(format!("stylist-{}", rng.below(5))),
-                        }
-                    },
-                    body: Some(outbound_body(&mut rng)),
-                    full_body: None,
-                    attachments: Vec::new(),
-                    status: Some(if rng.percent(70) {
-                        DeliveryStatus::Read
-                    } else {
-                        DeliveryStatus::Delivered
-                    }),
-                    status_at: None,
-                    status_error: None,
-                    deleted: false,
-                    source: None,
-                    thread: None,
+                    status: Some(status),
+                    ..Message::outbound(author, Some(outbound_body(&mut rng)), Vec::new())
                 }
             };
             (Some(channel), provider, EventDetail::Message(message))
