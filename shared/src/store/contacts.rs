@@ -2,7 +2,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, page_query_limit, s, take_page};
+use super::{
+    Attempt, Item, Store, StoreError, lost_race, optimistic, page_query_limit, s, settle, take_page,
+};
 use crate::identity::{Assurance, Identity, IdentityKind, Named};
 use crate::keys;
 
@@ -251,40 +253,43 @@ impl Store {
         display_name: Option<&str>,
         first_seen: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for _ in 0..MAX_ATTEMPTS {
-            match self.holder(tenant, &named.identity).await? {
+        optimistic(
+            || format!("identity owner ({})", named.identity.kind.as_str()),
+            async || match self.holder(tenant, &named.identity).await? {
                 Some(holder) if holder.contact == contact => {
                     if named.assurance == Assurance::Verified
                         && holder.assurance == Assurance::SelfAsserted
                     {
                         self.confirm(tenant, contact, &named.identity).await?;
                     }
-                    return Ok(());
+                    Ok(Attempt::Done(()))
                 }
                 Some(holder) => {
                     return self
                         .suggest_duplicate(tenant, contact, &holder.contact, named)
-                        .await;
+                        .await
+                        .map(Attempt::Done);
                 }
                 None if named.assurance == Assurance::Verified
                     || self.is_open(tenant, contact).await? =>
                 {
-                    if self.link(tenant, contact, named).await? {
-                        return Ok(());
-                    }
+                    Ok(if self.link(tenant, contact, named).await? {
+                        Attempt::Done(())
+                    } else {
+                        Attempt::Retry
+                    })
                 }
                 None => {
                     let own = self
                         .resolve_contact_as(tenant, named, display_name, first_seen)
                         .await?;
-                    return self.suggest_duplicate(tenant, contact, &own, named).await;
+                    self.suggest_duplicate(tenant, contact, &own, named)
+                        .await
+                        .map(Attempt::Done)
                 }
-            }
-        }
-        Err(StoreError::Contention(format!(
-            "identity owner ({})",
-            named.identity.kind.as_str()
-        )))
+            },
+        )
+        .await
     }
 
     /// Gives an identity nobody holds to `contact`; false when someone took
@@ -446,31 +451,30 @@ impl Store {
         first_seen: DateTime<Utc>,
     ) -> Result<String, StoreError> {
         let identity_pk = keys::identity_pk(tenant, &named.identity);
-        for _ in 0..MAX_ATTEMPTS {
-            if let Some(item) = self.get(&identity_pk, keys::IDENTITY_SK).await? {
-                return Ok(serde_dynamo::from_item::<_, IdentityItem>(item)?.contact_id);
-            }
-            let contact_id = Ulid::new().to_string();
-            let (owner, link) = identity_items(tenant, &contact_id, named)?;
-            let profile = profile_item(tenant, &contact_id, display_name, first_seen, None)?;
-            let result = self
-                .db
-                .transact_write_items()
-                .transact_items(self.put_new(owner)?)
-                .transact_items(self.put_new(link)?)
-                .transact_items(self.put_new(profile)?)
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(contact_id),
-                Err(e) if lost_race(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contention(format!(
-            "identity owner ({})",
-            named.identity.kind.as_str()
-        )))
+        let identity_pk = &identity_pk;
+        optimistic(
+            || format!("identity owner ({})", named.identity.kind.as_str()),
+            || async move {
+                if let Some(item) = self.get(identity_pk, keys::IDENTITY_SK).await? {
+                    return Ok(Attempt::Done(
+                        serde_dynamo::from_item::<_, IdentityItem>(item)?.contact_id,
+                    ));
+                }
+                let contact_id = Ulid::new().to_string();
+                let (owner, link) = identity_items(tenant, &contact_id, named)?;
+                let profile = profile_item(tenant, &contact_id, display_name, first_seen, None)?;
+                let result = self
+                    .db
+                    .transact_write_items()
+                    .transact_items(self.put_new(owner)?)
+                    .transact_items(self.put_new(link)?)
+                    .transact_items(self.put_new(profile)?)
+                    .send()
+                    .await;
+                Ok(settle(result)?.map(|_| contact_id))
+            },
+        )
+        .await
     }
 
     /// The contact a split from `split_from` is creating: not listed, and
@@ -519,33 +523,36 @@ impl Store {
     /// Lists a contact a split created, at its current last activity.
     pub(super) async fn finish_split(&self, tenant: &str, contact: &str) -> Result<(), StoreError> {
         let pk = keys::contact_pk(tenant, contact);
-        for _ in 0..MAX_ATTEMPTS {
-            let Some(item) = self.get(&pk, keys::PROFILE_SK).await? else {
-                return Ok(());
-            };
-            let profile: ProfileItem = serde_dynamo::from_item(item)?;
-            let at = profile.profile.last_activity_at;
-            let listed = self
-                .db
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(&pk))
-                .key("sk", s(keys::PROFILE_SK))
-                .update_expression("SET gsi1pk = :p, gsi1sk = :g REMOVE split_from")
-                // A concurrent delivery may move the last activity: re-read.
-                .condition_expression("last_activity_at = :at")
-                .expression_attribute_values(":p", s(keys::contacts_by_activity_pk(tenant)))
-                .expression_attribute_values(":g", s(keys::contacts_by_activity_sk(at, contact)))
-                .expression_attribute_values(":at", s(keys::instant(at)))
-                .send()
-                .await;
-            match listed {
-                Ok(_) => return Ok(()),
-                Err(e) if lost_race(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contention(pk))
+        let pk = &pk;
+        optimistic(
+            || pk.clone(),
+            || async move {
+                let Some(item) = self.get(pk, keys::PROFILE_SK).await? else {
+                    return Ok(Attempt::Done(()));
+                };
+                let profile: ProfileItem = serde_dynamo::from_item(item)?;
+                let at = profile.profile.last_activity_at;
+                let listed = self
+                    .db
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(pk.as_str()))
+                    .key("sk", s(keys::PROFILE_SK))
+                    .update_expression("SET gsi1pk = :p, gsi1sk = :g REMOVE split_from")
+                    // A concurrent delivery may move the last activity: re-read.
+                    .condition_expression("last_activity_at = :at")
+                    .expression_attribute_values(":p", s(keys::contacts_by_activity_pk(tenant)))
+                    .expression_attribute_values(
+                        ":g",
+                        s(keys::contacts_by_activity_sk(at, contact)),
+                    )
+                    .expression_attribute_values(":at", s(keys::instant(at)))
+                    .send()
+                    .await;
+                Ok(settle(listed)?.map(drop))
+            },
+        )
+        .await
     }
 
     /// Moves the contact's last activity forward (never back), which re-sorts

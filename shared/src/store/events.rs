@@ -3,7 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use super::{Attempt, Item, Store, StoreError, lost_race, optimistic, s, settle};
 use crate::channels::{Deletion, IncomingMessage, StatusUpdate};
 use crate::identity::Identity;
 use crate::keys;
@@ -228,91 +228,91 @@ impl Store {
         idempotency_key: Option<&str>,
     ) -> Result<RecordOutcome, StoreError> {
         let key_pk = idempotency_key.map(|k| keys::idempotency_pk(tenant, k));
-        for _ in 0..MAX_ATTEMPTS {
-            if let Some(key_pk) = &key_pk
-                && let Some(item) = self.get(key_pk, keys::PROVIDER_MESSAGE_SK).await?
-                && let Some(existing) = recorded(&serde_dynamo::from_item(item)?)
-            {
-                return Ok(existing);
-            }
-            let pm = self
-                .provider_message(tenant, incoming.provider, &incoming.provider_message_id)
-                .await?;
-            if let Some(existing) = recorded(&pm) {
-                return Ok(existing);
-            }
-            let mut message = incoming.message.clone();
-            if pm.deleted {
-                erase(&mut message);
-            }
-            if DeliveryStatus::latest(message.status, pm.status) != message.status {
-                message.status = pm.status;
-                message.status_at = pm.status_at;
-                message.status_error = pm.status_error.clone();
-            }
-            let event_id = Ulid::from_datetime(incoming.occurred_at.into()).to_string();
-            let claims = std::iter::once(pm.pk.clone())
-                .chain(key_pk.clone())
-                .collect();
-            let item = EventItem::new(
-                tenant,
-                TimelineEvent {
-                    event_id: event_id.clone(),
-                    contact_id: contact.to_string(),
-                    occurred_at: incoming.occurred_at,
-                    recorded_at: Utc::now(),
-                    channel: Some(incoming.channel),
-                    provider: Some(incoming.provider),
-                    provider_ref: Some(incoming.provider_message_id.clone()),
-                    detail: EventDetail::Message(message),
-                },
-                claims,
-            )
-            .arrived_via(Some(incoming.customer.clone()));
-            let (event_pk, event_sk) = (item.pk.clone(), item.sk.clone());
-            let turn = crate::metrics::Turn {
-                at: incoming.occurred_at,
-                direction: incoming.message.direction,
-            };
-            let metrics = self
-                .metrics_for_new_message(tenant, contact, &event_sk, turn, incoming.channel)
-                .await?;
-            let read_version = pm.version;
-            let claimed = ProviderMessageItem {
-                event_pk: Some(event_pk.clone()),
-                event_sk: Some(event_sk.clone()),
-                expires_at: None,
-                ..pm
-            };
-            let mut transaction = self
-                .db
-                .transact_write_items()
-                .transact_items(self.put_versioned(claimed, read_version)?)
-                .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
-                .transact_items(metrics);
-            if let Some(key_pk) = &key_pk {
-                let key_item = ProviderMessageItem {
-                    pk: key_pk.clone(),
-                    sk: keys::PROVIDER_MESSAGE_SK.to_string(),
+        let key_pk = &key_pk;
+        optimistic(
+            || incoming.provider_message_id.clone(),
+            || async move {
+                if let Some(key_pk) = &key_pk
+                    && let Some(item) = self.get(key_pk, keys::PROVIDER_MESSAGE_SK).await?
+                    && let Some(existing) = recorded(&serde_dynamo::from_item(item)?)
+                {
+                    return Ok(Attempt::Done(existing));
+                }
+                let pm = self
+                    .provider_message(tenant, incoming.provider, &incoming.provider_message_id)
+                    .await?;
+                if let Some(existing) = recorded(&pm) {
+                    return Ok(Attempt::Done(existing));
+                }
+                let mut message = incoming.message.clone();
+                if pm.deleted {
+                    erase(&mut message);
+                }
+                if DeliveryStatus::latest(message.status, pm.status) != message.status {
+                    message.status = pm.status;
+                    message.status_at = pm.status_at;
+                    message.status_error = pm.status_error.clone();
+                }
+                let event_id = Ulid::from_datetime(incoming.occurred_at.into()).to_string();
+                let claims = std::iter::once(pm.pk.clone())
+                    .chain(key_pk.clone())
+                    .collect();
+                let item = EventItem::new(
+                    tenant,
+                    TimelineEvent {
+                        event_id: event_id.clone(),
+                        contact_id: contact.to_string(),
+                        occurred_at: incoming.occurred_at,
+                        recorded_at: Utc::now(),
+                        channel: Some(incoming.channel),
+                        provider: Some(incoming.provider),
+                        provider_ref: Some(incoming.provider_message_id.clone()),
+                        detail: EventDetail::Message(message),
+                    },
+                    claims,
+                )
+                .arrived_via(Some(incoming.customer.clone()));
+                let (event_pk, event_sk) = (item.pk.clone(), item.sk.clone());
+                let turn = crate::metrics::Turn {
+                    at: incoming.occurred_at,
+                    direction: incoming.message.direction,
+                };
+                let metrics = self
+                    .metrics_for_new_message(tenant, contact, &event_sk, turn, incoming.channel)
+                    .await?;
+                let read_version = pm.version;
+                let claimed = ProviderMessageItem {
                     event_pk: Some(event_pk.clone()),
                     event_sk: Some(event_sk.clone()),
-                    ..Default::default()
+                    expires_at: None,
+                    ..pm
                 };
-                transaction = transaction.transact_items(self.put_versioned(key_item, 0)?);
-            }
-            match transaction.send().await {
-                Ok(_) => {
-                    return Ok(RecordOutcome::Created {
+                let mut transaction = self
+                    .db
+                    .transact_write_items()
+                    .transact_items(self.put_versioned(claimed, read_version)?)
+                    .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
+                    .transact_items(metrics);
+                if let Some(key_pk) = &key_pk {
+                    let key_item = ProviderMessageItem {
+                        pk: key_pk.clone(),
+                        sk: keys::PROVIDER_MESSAGE_SK.to_string(),
+                        event_pk: Some(event_pk.clone()),
+                        event_sk: Some(event_sk.clone()),
+                        ..Default::default()
+                    };
+                    transaction = transaction.transact_items(self.put_versioned(key_item, 0)?);
+                }
+                Ok(
+                    settle(transaction.send().await)?.map(|_| RecordOutcome::Created {
                         event_id,
                         event_pk,
                         event_sk,
-                    });
-                }
-                Err(e) if lost_race(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contention(incoming.provider_message_id.clone()))
+                    }),
+                )
+            },
+        )
+        .await
     }
 
     /// Names who wrote a business message that was first seen as a provider
@@ -370,45 +370,45 @@ impl Store {
         tenant: &str,
         update: &StatusUpdate,
     ) -> Result<(), StoreError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let pm = self
-                .provider_message(tenant, update.provider, &update.provider_message_id)
-                .await?;
-            let latest = DeliveryStatus::latest(pm.status, Some(update.status));
-            if latest == pm.status {
-                // Already at or past this status; finish a write a crash may have cut short.
-                return self.copy_status_to_event(&pm).await;
-            }
-            let read_version = pm.version;
-            let next = ProviderMessageItem {
-                status: Some(update.status),
-                status_at: Some(update.at),
-                status_error: update.error.clone(),
-                expires_at: match pm.event_sk {
-                    Some(_) => None,
-                    None => Some(parked_expiry()),
-                },
-                ..pm
-            };
-            let write = self.put_versioned(next, read_version)?;
-            let result = self
-                .db
-                .transact_write_items()
-                .transact_items(write)
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    let pm = self
-                        .provider_message(tenant, update.provider, &update.provider_message_id)
-                        .await?;
-                    return self.copy_status_to_event(&pm).await;
+        optimistic(
+            || update.provider_message_id.clone(),
+            || async move {
+                let pm = self
+                    .provider_message(tenant, update.provider, &update.provider_message_id)
+                    .await?;
+                let latest = DeliveryStatus::latest(pm.status, Some(update.status));
+                if latest == pm.status {
+                    // Already at or past this status; finish a write a crash may have cut short.
+                    return self.copy_status_to_event(&pm).await.map(Attempt::Done);
                 }
-                Err(e) if lost_race(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contention(update.provider_message_id.clone()))
+                let read_version = pm.version;
+                let next = ProviderMessageItem {
+                    status: Some(update.status),
+                    status_at: Some(update.at),
+                    status_error: update.error.clone(),
+                    expires_at: match pm.event_sk {
+                        Some(_) => None,
+                        None => Some(parked_expiry()),
+                    },
+                    ..pm
+                };
+                let write = self.put_versioned(next, read_version)?;
+                let result = self
+                    .db
+                    .transact_write_items()
+                    .transact_items(write)
+                    .send()
+                    .await;
+                if let Attempt::Retry = settle(result)? {
+                    return Ok(Attempt::Retry);
+                }
+                let pm = self
+                    .provider_message(tenant, update.provider, &update.provider_message_id)
+                    .await?;
+                self.copy_status_to_event(&pm).await.map(Attempt::Done)
+            },
+        )
+        .await
     }
 
     /// Erases a message's content for good. A deletion for a message not
@@ -419,62 +419,63 @@ impl Store {
         tenant: &str,
         deletion: &Deletion,
     ) -> Result<(), StoreError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let pm = self
-                .provider_message(tenant, deletion.provider, &deletion.provider_message_id)
-                .await?;
-            if !pm.deleted {
-                let read_version = pm.version;
-                let next = ProviderMessageItem {
-                    deleted: true,
-                    expires_at: match pm.event_sk {
-                        Some(_) => None,
-                        None => Some(parked_expiry()),
-                    },
-                    ..pm
-                };
-                let write = self.put_versioned(next, read_version)?;
-                match self
-                    .db
-                    .transact_write_items()
-                    .transact_items(write)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if lost_race(&e) => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            let pm = self
-                .provider_message(tenant, deletion.provider, &deletion.provider_message_id)
-                .await?;
-            if let (Some(pk), Some(sk)) = (&pm.event_pk, &pm.event_sk) {
-                let erased = self
-                    .db
-                    .update_item()
-                    .table_name(&self.table)
-                    .key("pk", s(pk))
-                    .key("sk", s(sk))
-                    .update_expression("SET deleted = :t REMOVE body, attachments")
-                    .condition_expression("attribute_exists(pk)")
-                    .expression_attribute_values(":t", AttributeValue::Bool(true))
-                    .return_values(ReturnValue::AllNew)
-                    .send()
-                    .await;
-                match erased {
-                    Ok(out) => {
-                        let event: EventItem =
-                            serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
-                        self.forget_words(pk, sk, &event.index_keys).await?;
+        optimistic(
+            || deletion.provider_message_id.clone(),
+            || async move {
+                let pm = self
+                    .provider_message(tenant, deletion.provider, &deletion.provider_message_id)
+                    .await?;
+                if !pm.deleted {
+                    let read_version = pm.version;
+                    let next = ProviderMessageItem {
+                        deleted: true,
+                        expires_at: match pm.event_sk {
+                            Some(_) => None,
+                            None => Some(parked_expiry()),
+                        },
+                        ..pm
+                    };
+                    let write = self.put_versioned(next, read_version)?;
+                    let written = self
+                        .db
+                        .transact_write_items()
+                        .transact_items(write)
+                        .send()
+                        .await;
+                    if let Attempt::Retry = settle(written)? {
+                        return Ok(Attempt::Retry);
                     }
-                    Err(e) if !lost_race(&e) => return Err(e.into()),
-                    Err(_) => {}
                 }
-            }
-            return Ok(());
-        }
-        Err(StoreError::Contention(deletion.provider_message_id.clone()))
+                let pm = self
+                    .provider_message(tenant, deletion.provider, &deletion.provider_message_id)
+                    .await?;
+                if let (Some(pk), Some(sk)) = (&pm.event_pk, &pm.event_sk) {
+                    let erased = self
+                        .db
+                        .update_item()
+                        .table_name(&self.table)
+                        .key("pk", s(pk))
+                        .key("sk", s(sk))
+                        .update_expression("SET deleted = :t REMOVE body, attachments")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(":t", AttributeValue::Bool(true))
+                        .return_values(ReturnValue::AllNew)
+                        .send()
+                        .await;
+                    match erased {
+                        Ok(out) => {
+                            let event: EventItem =
+                                serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
+                            self.forget_words(pk, sk, &event.index_keys).await?;
+                        }
+                        Err(e) if !lost_race(&e) => return Err(e.into()),
+                        Err(_) => {}
+                    }
+                }
+                Ok(Attempt::Done(()))
+            },
+        )
+        .await
     }
 
     /// Removes a deleted message's postings, then the record of which

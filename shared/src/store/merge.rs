@@ -18,7 +18,7 @@ use ulid::Ulid;
 use super::contacts::IdentityItem;
 use super::events::EventItem;
 use super::metrics::METRICS_SK;
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use super::{Attempt, Item, Store, StoreError, lost_race, optimistic, s};
 use crate::identity::Identity;
 use crate::keys;
 
@@ -155,47 +155,53 @@ impl Store {
         into: &str,
         by: Option<&str>,
     ) -> Result<Option<MergeRecord>, StoreError> {
-        for _ in 0..MAX_ATTEMPTS {
-            if !self.contact_exists(tenant, from).await?
-                || !self.contact_exists(tenant, into).await?
-            {
-                return Ok(None);
-            }
-            let links = self.identity_links(tenant, from).await?;
-            let record = MergeRecord {
-                merged_into: into.to_string(),
-                merge_id: Ulid::new().to_string(),
-                merged_by: by.map(str::to_string),
-                merged_identities: links.iter().map(|l| l.identity.clone()).collect(),
-                merge_finished: false,
-            };
-            let mut transaction = self
-                .db
-                .transact_write_items()
-                .transact_items(self.record_merge(tenant, from, &record)?)
-                .transact_items(self.not_merged(tenant, into)?)
-                .transact_items(self.exists(tenant, from)?)
-                .transact_items(self.exists(tenant, into)?);
-            for link in links.iter().take(IDENTITIES_WITH_RECORD) {
-                for item in self.identity_move(tenant, link, from, into)? {
-                    transaction = transaction.transact_items(item);
+        optimistic(
+            || keys::contact_pk(tenant, from),
+            || async move {
+                if !self.contact_exists(tenant, from).await?
+                    || !self.contact_exists(tenant, into).await?
+                {
+                    return Ok(Attempt::Done(None));
                 }
-            }
-            match transaction.send().await {
-                Ok(_) => return Ok(Some(record)),
-                Err(e) if lost_race(&e) => {
-                    // A concurrent request began this merge, `into` is being
-                    // merged away, or an identity moved: look again.
-                    match self.merge_record(tenant, from).await? {
-                        Some(theirs) if theirs.merged_into == into => return Ok(Some(theirs)),
-                        Some(_) => return Ok(None),
-                        None => self.ensure_not_merged(tenant, into).await?,
+                let links = self.identity_links(tenant, from).await?;
+                let record = MergeRecord {
+                    merged_into: into.to_string(),
+                    merge_id: Ulid::new().to_string(),
+                    merged_by: by.map(str::to_string),
+                    merged_identities: links.iter().map(|l| l.identity.clone()).collect(),
+                    merge_finished: false,
+                };
+                let mut transaction = self
+                    .db
+                    .transact_write_items()
+                    .transact_items(self.record_merge(tenant, from, &record)?)
+                    .transact_items(self.not_merged(tenant, into)?)
+                    .transact_items(self.exists(tenant, from)?)
+                    .transact_items(self.exists(tenant, into)?);
+                for link in links.iter().take(IDENTITIES_WITH_RECORD) {
+                    for item in self.identity_move(tenant, link, from, into)? {
+                        transaction = transaction.transact_items(item);
                     }
                 }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contention(keys::contact_pk(tenant, from)))
+                match transaction.send().await {
+                    Ok(_) => Ok(Attempt::Done(Some(record))),
+                    Err(e) if lost_race(&e) => {
+                        // A concurrent request began this merge, `into` is being
+                        // merged away, or an identity moved: look again.
+                        match self.merge_record(tenant, from).await? {
+                            Some(theirs) if theirs.merged_into == into => {
+                                return Ok(Attempt::Done(Some(theirs)));
+                            }
+                            Some(_) => return Ok(Attempt::Done(None)),
+                            None => self.ensure_not_merged(tenant, into).await?,
+                        }
+                        Ok(Attempt::Retry)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            },
+        )
+        .await
     }
 
     /// Sets the merge record on `from`'s metrics item. The version moves

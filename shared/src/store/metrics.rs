@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::merge::MERGED_INTO;
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use super::{Attempt, Item, Store, StoreError, optimistic, s, settle};
 use crate::keys;
 use crate::metrics::{self, History, MetricCounters, Placed, Scan, Tail, Turn};
 use crate::model::{Channel, Direction};
@@ -322,49 +322,49 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn rebuild_metrics(&self, tenant: &str, contact: &str) -> Result<(), StoreError> {
         let pk = keys::contact_pk(tenant, contact);
-        for _ in 0..MAX_ATTEMPTS {
-            let current = self
-                .metrics_item(tenant, contact)
-                .await?
-                .unwrap_or_default();
-            if current.merged {
-                // Nothing is left to count, and the merge record must stay.
-                return Ok(());
-            }
-            let history = self.message_facts(tenant, contact).await?;
-            let pairs: Vec<(Turn, Channel)> =
-                history.iter().map(|m| (m.turn(), m.channel)).collect();
-            let mut item: Item = metrics::counters_from_history(&pairs)
-                .into_iter()
-                .map(|(name, value)| (name, n(value)))
-                .collect();
-            item.insert("pk".into(), s(&pk));
-            item.insert("sk".into(), s(METRICS_SK));
-            item.insert(VERSION.into(), n(current.version + 1));
-            if let Some(last) = history.iter().map(|m| m.occurred_at).max() {
-                item.insert(LAST_MESSAGE_AT.into(), s(keys::instant(last)));
-            }
-            let placed: Vec<Placed> = history.iter().map(MessageFacts::placed).collect();
-            let (tail, _) = tail_attributes(Tail::of_history(&placed).as_ref());
-            item.extend(
-                tail.into_iter()
-                    .map(|(name, value)| (name.to_string(), value)),
-            );
-            let (condition, values) = version_condition(current.version);
-            let write = self.put_if(item, condition, values)?;
-            match self
-                .db
-                .transact_write_items()
-                .transact_items(write)
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) if lost_race(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contention(pk))
+        let pk = &pk;
+        optimistic(
+            || pk.clone(),
+            || async move {
+                let current = self
+                    .metrics_item(tenant, contact)
+                    .await?
+                    .unwrap_or_default();
+                if current.merged {
+                    // Nothing is left to count, and the merge record must stay.
+                    return Ok(Attempt::Done(()));
+                }
+                let history = self.message_facts(tenant, contact).await?;
+                let pairs: Vec<(Turn, Channel)> =
+                    history.iter().map(|m| (m.turn(), m.channel)).collect();
+                let mut item: Item = metrics::counters_from_history(&pairs)
+                    .into_iter()
+                    .map(|(name, value)| (name, n(value)))
+                    .collect();
+                item.insert("pk".into(), s(pk.as_str()));
+                item.insert("sk".into(), s(METRICS_SK));
+                item.insert(VERSION.into(), n(current.version + 1));
+                if let Some(last) = history.iter().map(|m| m.occurred_at).max() {
+                    item.insert(LAST_MESSAGE_AT.into(), s(keys::instant(last)));
+                }
+                let placed: Vec<Placed> = history.iter().map(MessageFacts::placed).collect();
+                let (tail, _) = tail_attributes(Tail::of_history(&placed).as_ref());
+                item.extend(
+                    tail.into_iter()
+                        .map(|(name, value)| (name.to_string(), value)),
+                );
+                let (condition, values) = version_condition(current.version);
+                let write = self.put_if(item, condition, values)?;
+                let written = self
+                    .db
+                    .transact_write_items()
+                    .transact_items(write)
+                    .send()
+                    .await;
+                Ok(settle(written)?.map(drop))
+            },
+        )
+        .await
     }
 
     /// Every message of a contact, in time order.

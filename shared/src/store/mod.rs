@@ -68,6 +68,56 @@ where
     }
 }
 
+/// What one try of an optimistic write came to.
+enum Attempt<T> {
+    Done(T),
+    /// It lost a race: read again and try again.
+    Retry,
+}
+
+impl<T> Attempt<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Done(value) => Attempt::Done(f(value)),
+            Attempt::Retry => Attempt::Retry,
+        }
+    }
+}
+
+/// Runs `attempt` (read, decide, conditional write) until it is done, at
+/// most `MAX_ATTEMPTS` times; then reports contention on `contended()`.
+///
+/// `attempt` is a closure returning a future rather than an async closure:
+/// the futures of async closures are not provably `Send` for every
+/// lifetime, which the Lambda runtime's spawned tasks need.
+async fn optimistic<T, Fut>(
+    contended: impl FnOnce() -> String,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<Attempt<T>, StoreError>>,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        if let Attempt::Done(value) = attempt().await? {
+            return Ok(value);
+        }
+    }
+    Err(StoreError::Contention(contended()))
+}
+
+/// A conditional write's result as an attempt: a lost race is retried.
+fn settle<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Attempt<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(value) => Ok(Attempt::Done(value)),
+        Err(e) if lost_race(&e) => Ok(Attempt::Retry),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// True when a write lost a race: its condition no longer held, or a
 /// concurrent transaction touched the same items. Callers re-read and retry.
 fn lost_race<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

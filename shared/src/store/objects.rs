@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::events::EventItem;
-use super::{Item, MAX_ATTEMPTS, Store, StoreError, lost_race};
+use super::{Attempt, Item, Store, StoreError, optimistic, settle};
 use crate::identity::Identity;
 use crate::keys;
 use crate::model::{Channel, EventDetail, Provider, TimelineEvent};
@@ -51,38 +51,37 @@ impl Store {
         report: ObjectReport<'_>,
     ) -> Result<(), StoreError> {
         let object_pk = keys::object_pk(tenant, report.provider, report.object_id);
-        for _ in 0..MAX_ATTEMPTS {
-            let existing = match self.get(&object_pk, keys::PROVIDER_MESSAGE_SK).await? {
-                Some(item) => Some(serde_dynamo::from_item::<_, ObjectItem>(item)?),
-                None => None,
-            };
-            let result = match existing {
-                None => {
-                    self.create_object_event(tenant, &object_pk, &report)
-                        .await?
-                }
-                Some(object) => {
-                    let outranks = report.rank > object.rank;
-                    let earlier = report.instant < object.instant;
-                    // A lower-ranked report may still fill a gap, so
-                    // duplicates are cheap no-ops only when nothing changes.
-                    if !outranks && !earlier && !self.fills_gap(&object, &report).await? {
-                        return Ok(());
+        let (object_pk, report) = (&object_pk, &report);
+        optimistic(
+            || object_pk.clone(),
+            || async move {
+                let existing = match self.get(object_pk, keys::PROVIDER_MESSAGE_SK).await? {
+                    Some(item) => Some(serde_dynamo::from_item::<_, ObjectItem>(item)?),
+                    None => None,
+                };
+                let result = match existing {
+                    None => self.create_object_event(tenant, object_pk, report).await?,
+                    Some(object) => {
+                        let outranks = report.rank > object.rank;
+                        let earlier = report.instant < object.instant;
+                        // A lower-ranked report may still fill a gap, so
+                        // duplicates are cheap no-ops only when nothing changes.
+                        if !outranks && !earlier && !self.fills_gap(&object, report).await? {
+                            return Ok(Attempt::Done(()));
+                        }
+                        self.update_object_event(tenant, object, report, outranks)
+                            .await?
                     }
-                    self.update_object_event(tenant, object, &report, outranks)
-                        .await?
-                }
-            };
-            match result {
-                Ok(()) => return Ok(()),
-                Err(e) if lost_race(&e) => {
+                };
+                let attempt = settle(result)?;
+                if let Attempt::Retry = attempt {
+                    // Lost to a merge rather than a concurrent report: go where it went.
                     self.ensure_not_merged(tenant, report.contact).await?;
-                    continue;
                 }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contention(object_pk))
+                Ok(attempt)
+            },
+        )
+        .await
     }
 
     async fn fills_gap(

@@ -7,7 +7,7 @@ use ulid::Ulid;
 
 use super::AuditEntry;
 use super::events::EventItem;
-use super::{MAX_ATTEMPTS, Store, StoreError, lost_race, s};
+use super::{Attempt, Store, StoreError, lost_race, optimistic, s, settle};
 use crate::identity::Identity;
 use crate::keys;
 use crate::model::{EventDetail, IdentityLink, Note, StageChange, TimelineEvent};
@@ -60,54 +60,54 @@ impl Store {
         stage: &str,
         by_user_id: &str,
     ) -> Result<Option<TimelineEvent>, StoreError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let Some(view) = self.contact(tenant, contact).await? else {
-                return Ok(None);
-            };
-            let from = view.profile.stage;
-            if from.as_deref() == Some(stage) {
-                return Ok(None);
-            }
-            let event = staff_event(
-                contact,
-                EventDetail::StageChange(StageChange {
-                    from: from.clone(),
-                    to: stage.to_string(),
-                    by_user_id: by_user_id.to_string(),
-                }),
-            );
-            let mut update = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(keys::contact_pk(tenant, contact)))
-                .key("sk", s(keys::PROFILE_SK))
-                .update_expression("SET stage = :to")
-                .expression_attribute_values(":to", s(stage));
-            // Only from the stage we read: a concurrent change makes us re-read.
-            update = match &from {
-                Some(from) => update
-                    .condition_expression("stage = :from")
-                    .expression_attribute_values(":from", s(from)),
-                None => update
-                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(stage)"),
-            };
-            let update = update
-                .build()
-                .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-            let item = EventItem::new(tenant, event.clone(), Vec::new());
-            let result = self
-                .db
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(update).build())
-                .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(Some(event)),
-                Err(e) if lost_race(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contention(keys::contact_pk(tenant, contact)))
+        optimistic(
+            || keys::contact_pk(tenant, contact),
+            || async move {
+                let Some(view) = self.contact(tenant, contact).await? else {
+                    return Ok(Attempt::Done(None));
+                };
+                let from = view.profile.stage;
+                if from.as_deref() == Some(stage) {
+                    return Ok(Attempt::Done(None));
+                }
+                let event = staff_event(
+                    contact,
+                    EventDetail::StageChange(StageChange {
+                        from: from.clone(),
+                        to: stage.to_string(),
+                        by_user_id: by_user_id.to_string(),
+                    }),
+                );
+                let mut update = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(keys::contact_pk(tenant, contact)))
+                    .key("sk", s(keys::PROFILE_SK))
+                    .update_expression("SET stage = :to")
+                    .expression_attribute_values(":to", s(stage));
+                // Only from the stage we read: a concurrent change makes us re-read.
+                update = match &from {
+                    Some(from) => update
+                        .condition_expression("stage = :from")
+                        .expression_attribute_values(":from", s(from)),
+                    None => update.condition_expression(
+                        "attribute_exists(pk) AND attribute_not_exists(stage)",
+                    ),
+                };
+                let update = update
+                    .build()
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+                let item = EventItem::new(tenant, event.clone(), Vec::new());
+                let result = self
+                    .db
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().update(update).build())
+                    .transact_items(self.put_new(serde_dynamo::to_item(item)?)?)
+                    .send()
+                    .await;
+                Ok(settle(result)?.map(|_| Some(event)))
+            },
+        )
+        .await
     }
 }
 
