@@ -138,8 +138,15 @@ struct ProviderMessageItem {
     expires_at: Option<i64>,
 }
 
-fn parked_expiry() -> i64 {
-    (Utc::now() + Duration::days(PARKED_STATUS_TTL_DAYS)).timestamp()
+impl ProviderMessageItem {
+    /// What is known of a message not stored yet (a parked status, a
+    /// tombstone) expires; once the message is stored it stays.
+    fn expiry_unless_stored(&self) -> Option<i64> {
+        match self.event_sk {
+            Some(_) => None,
+            None => Some((Utc::now() + Duration::days(PARKED_STATUS_TTL_DAYS)).timestamp()),
+        }
+    }
 }
 
 /// What a deleted message keeps: that it existed, when, and who sent it.
@@ -386,20 +393,11 @@ impl Store {
                     status: Some(update.status),
                     status_at: Some(update.at),
                     status_error: update.error.clone(),
-                    expires_at: match pm.event_sk {
-                        Some(_) => None,
-                        None => Some(parked_expiry()),
-                    },
+                    expires_at: pm.expiry_unless_stored(),
                     ..pm
                 };
                 let write = self.put_versioned(next, read_version)?;
-                let result = self
-                    .db
-                    .transact_write_items()
-                    .transact_items(write)
-                    .send()
-                    .await;
-                if let Attempt::Retry = settle(result)? {
+                if let Attempt::Retry = self.write_one(write).await? {
                     return Ok(Attempt::Retry);
                 }
                 let pm = self
@@ -429,20 +427,11 @@ impl Store {
                     let read_version = pm.version;
                     let next = ProviderMessageItem {
                         deleted: true,
-                        expires_at: match pm.event_sk {
-                            Some(_) => None,
-                            None => Some(parked_expiry()),
-                        },
+                        expires_at: pm.expiry_unless_stored(),
                         ..pm
                     };
                     let write = self.put_versioned(next, read_version)?;
-                    let written = self
-                        .db
-                        .transact_write_items()
-                        .transact_items(write)
-                        .send()
-                        .await;
-                    if let Attempt::Retry = settle(written)? {
+                    if let Attempt::Retry = self.write_one(write).await? {
                         return Ok(Attempt::Retry);
                     }
                 }

@@ -359,16 +359,9 @@ impl Store {
             .expression_attribute_values(":from", s(from))
             .build()
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-        let moved: Item = serde_dynamo::to_item(IdentityItem {
-            pk: keys::contact_pk(tenant, into),
-            sk: link.sk.clone(),
-            contact_id: into.to_string(),
-            identity: link.identity.clone(),
-            assurance: link.assurance,
-        })?;
         Ok([
             TransactWriteItem::builder().update(owner).build(),
-            self.put(moved)?,
+            self.put(moved_link(tenant, link, into)?)?,
             self.delete(&link.pk, &link.sk)?,
         ])
     }
@@ -397,16 +390,9 @@ impl Store {
         {
             return Err(e.into());
         }
-        let moved = serde_dynamo::to_item(IdentityItem {
-            pk: keys::contact_pk(tenant, into),
-            sk: link.sk.clone(),
-            contact_id: into.to_string(),
-            identity: link.identity.clone(),
-            assurance: link.assurance,
-        })?;
         self.db
             .transact_write_items()
-            .transact_items(self.put(moved)?)
+            .transact_items(self.put(moved_link(tenant, link, into)?)?)
             .transact_items(self.delete(&link.pk, &link.sk)?)
             .send()
             .await?;
@@ -478,4 +464,15 @@ impl Store {
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
+}
+
+/// `link` as it stands on `into` once moved there.
+fn moved_link(tenant: &str, link: &IdentityItem, into: &str) -> Result<Item, StoreError> {
+    Ok(serde_dynamo::to_item(IdentityItem {
+        pk: keys::contact_pk(tenant, into),
+        sk: link.sk.clone(),
+        contact_id: into.to_string(),
+        identity: link.identity.clone(),
+        assurance: link.assurance,
+    })?)
 }

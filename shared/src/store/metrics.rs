@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::merge::MERGED_INTO;
-use super::{Attempt, Item, Store, StoreError, optimistic, s, settle};
+use super::{Attempt, Item, Store, StoreError, optimistic, s};
 use crate::keys;
 use crate::metrics::{self, History, MetricCounters, Placed, Scan, Tail, Turn};
 use crate::model::{Channel, Direction};
@@ -354,14 +354,7 @@ impl Store {
                         .map(|(name, value)| (name.to_string(), value)),
                 );
                 let (condition, values) = version_condition(current.version);
-                let write = self.put_if(item, condition, values)?;
-                let written = self
-                    .db
-                    .transact_write_items()
-                    .transact_items(write)
-                    .send()
-                    .await;
-                Ok(settle(written)?.map(drop))
+                self.write_one(self.put_if(item, condition, values)?).await
             },
         )
         .await

@@ -118,6 +118,20 @@ where
     }
 }
 
+impl Store {
+    /// One conditional write as a transaction of one item, the shape every
+    /// versioned write has; a lost race is retried.
+    async fn write_one(&self, item: TransactWriteItem) -> Result<Attempt<()>, StoreError> {
+        let written = self
+            .db
+            .transact_write_items()
+            .transact_items(item)
+            .send()
+            .await;
+        Ok(settle(written)?.map(drop))
+    }
+}
+
 /// True when a write lost a race: its condition no longer held, or a
 /// concurrent transaction touched the same items. Callers re-read and retry.
 fn lost_race<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

@@ -1,7 +1,7 @@
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::{AuditEntry, Store, StoreError};
+use super::{AuditEntry, Item, Store, StoreError};
 use crate::keys;
 
 /// Per-business settings. Storage is always UTC; the timezone only changes
@@ -73,11 +73,7 @@ impl Store {
         tenant: &str,
         settings: &TenantSettings,
     ) -> Result<(), StoreError> {
-        let item = serde_dynamo::to_item(SettingsItem {
-            pk: keys::tenant_pk(tenant),
-            sk: keys::SETTINGS_SK.to_string(),
-            settings: settings.clone(),
-        })?;
+        let item = settings_item(tenant, settings)?;
         self.db
             .put_item()
             .table_name(&self.table)
@@ -95,11 +91,7 @@ impl Store {
         settings: &TenantSettings,
         audit: AuditEntry,
     ) -> Result<(), StoreError> {
-        let item = serde_dynamo::to_item(SettingsItem {
-            pk: keys::tenant_pk(tenant),
-            sk: keys::SETTINGS_SK.to_string(),
-            settings: settings.clone(),
-        })?;
+        let item = settings_item(tenant, settings)?;
         self.db
             .transact_write_items()
             .transact_items(self.put(item)?)
@@ -108,4 +100,12 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+fn settings_item(tenant: &str, settings: &TenantSettings) -> Result<Item, StoreError> {
+    Ok(serde_dynamo::to_item(SettingsItem {
+        pk: keys::tenant_pk(tenant),
+        sk: keys::SETTINGS_SK.to_string(),
+        settings: settings.clone(),
+    })?)
 }
