@@ -67,6 +67,13 @@ lint-deploy:
 	bash "$(ROOT)/infra/install.sh" --tools
 	bash "$(ROOT)/infra/lint-deploy.sh"
 
+.PHONY: fuzz
+
+## fuzz: cargo-fuzz targets one after the other, FUZZ_SECONDS each (default 60) or FUZZ_RUNS=N
+##   executions each; prints executions, exec/s and findings per target (docs/fuzzing.md)
+fuzz:
+	bash "$(ROOT)/infra/fuzz.sh"
+
 ## bench: criterion benches (pure paths), then the pipeline and query-latency benches against the emulators
 bench:
 	bash "$(ROOT)/infra/with-emulators.sh" bash -c "cargo bench --workspace && cargo run --release -p devtools --bin bench-pipeline && cargo run --release -p devtools --bin bench-query"

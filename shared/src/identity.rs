@@ -162,6 +162,14 @@ pub enum IdentityError {
     Opaque,
 }
 
+/// How often [`Identity::phone`] reads its own E.164 form again to reach a
+/// fixed point (junk such as "00000L6" in DE needs three).
+const MAX_PHONE_PASSES: usize = 4;
+
+/// Longest address (RFC 5321: a path is at most 256 octets with its angle
+/// brackets); a longer one is no address, and would not fit in a key.
+pub const MAX_EMAIL_BYTES: usize = 254;
+
 impl Identity {
     /// E.164. `default_region` (ISO 3166 alpha-2, e.g. "DE") reads national
     /// formats such as "0151 2345678".
@@ -178,10 +186,38 @@ impl Identity {
         };
         let number = phonenumber::parse(region, &cleaned)
             .map_err(|_| IdentityError::Phone(raw.to_string()))?;
-        Ok(Identity {
-            kind: IdentityKind::Phone,
-            value: number.format().mode(phonenumber::Mode::E164).to_string(),
-        })
+        let e164 =
+            |n: &phonenumber::PhoneNumber| n.format().mode(phonenumber::Mode::E164).to_string();
+        // One pass is not always a fixed point: some punctuation keeps a
+        // trunk '0' after the country code ("+40 06 1243 55/78" gives
+        // "+400612435578", which reads as "+40612435578"), and a stray
+        // bracket lets "+3303)" through although "+3303" is refused. So the
+        // E.164 form is read again until it stays the same, and the same
+        // number always gets the same value. One that cannot be read again,
+        // does not settle, or reads otherwise in the default region (which
+        // strips a trunk '0' the bare form keeps: "+440041625" in GB) is no
+        // number.
+        let no_number = || IdentityError::Phone(raw.to_string());
+        let reread = |value: &str, region| {
+            phonenumber::parse(region, value)
+                .map(|n| e164(&n))
+                .map_err(|_| no_number())
+        };
+        let mut value = e164(&number);
+        for _ in 0..MAX_PHONE_PASSES {
+            let again = reread(&value, None)?;
+            if again == value {
+                if region.is_some() && reread(&value, region)? != value {
+                    return Err(no_number());
+                }
+                return Ok(Identity {
+                    kind: IdentityKind::Phone,
+                    value,
+                });
+            }
+            value = again;
+        }
+        Err(no_number())
     }
 
     /// WhatsApp's `wa_id`: international digits without the plus.
@@ -197,7 +233,8 @@ impl Identity {
         let valid = value
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-            && !value.contains(char::is_whitespace);
+            && !value.contains(char::is_whitespace)
+            && value.len() <= MAX_EMAIL_BYTES;
         if !valid {
             return Err(IdentityError::Email(raw.to_string()));
         }
@@ -242,11 +279,50 @@ mod tests {
     }
 
     #[test]
+    fn phone_normalization_is_idempotent() {
+        // Found by fuzzing (fuzz/corpus/identity): a trunk '0' kept after
+        // the country code, dropped when the result was normalized again.
+        for (raw, region) in [
+            ("+40 06 1243 55/78", Some("IT")),
+            ("+40 06 1243 5578", None),
+        ] {
+            let once = Identity::phone(raw, region).unwrap();
+            assert_eq!(once.value, "+40612435578", "{raw}");
+            assert_eq!(Identity::phone(&once.value, None).unwrap(), once);
+        }
+        assert!(Identity::phone("+3303", None).is_err());
+        assert!(Identity::phone("+3303)", Some("US")).is_err());
+        // Three passes to settle: "+49056" reads as "+4956".
+        let junk = Identity::phone("00000L6", Some("DE")).unwrap();
+        assert_eq!(Identity::phone(&junk.value, None).unwrap(), junk);
+        assert_eq!(Identity::phone(&junk.value, Some("DE")).unwrap(), junk);
+        // "+440041625" is read as "+4441625" in GB.
+        assert!(Identity::phone("000041625", Some("GB")).is_err());
+        // Real numbers are unaffected by the region.
+        let uk = Identity::phone("07700 900123", Some("GB")).unwrap();
+        for region in [None, Some("GB"), Some("DE"), Some("US")] {
+            assert_eq!(Identity::phone(&uk.value, region).unwrap(), uk);
+        }
+    }
+
+    #[test]
     fn whatsapp_ids_become_e164() {
         let id = Identity::whatsapp_id("447700900123").unwrap();
         assert_eq!(id.value, "+447700900123");
         assert!(Identity::whatsapp_id("44770x").is_err());
         assert!(Identity::whatsapp_id("").is_err());
+    }
+
+    #[test]
+    fn overlong_emails_are_refused() {
+        // An address of any length became part of a key (the fuzz checks
+        // bound every identity to 1024 bytes).
+        let local = "a".repeat(MAX_EMAIL_BYTES - "@example.com".len());
+        assert!(Identity::email(&format!("{local}@example.com")).is_ok());
+        assert!(Identity::email(&format!("{local}a@example.com")).is_err());
+        // Counted after lowercasing, which may lengthen a value.
+        let dotted = "\u{130}".repeat(120);
+        assert!(Identity::email(&format!("{dotted}@example.com")).is_err());
     }
 
     #[test]

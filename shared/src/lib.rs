@@ -8,6 +8,8 @@ pub mod aws;
 pub mod channels;
 pub mod config;
 pub mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod ingest;

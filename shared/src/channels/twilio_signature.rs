@@ -82,7 +82,9 @@ fn signed_params(form_body: &[u8]) -> String {
 
 /// `url` with the scheme's default port removed if present, or added if
 /// absent; `None` for other schemes, other ports or URLs it cannot split.
-fn default_port_variant(url: &str) -> Option<String> {
+/// Public for the fuzz checks' reference verdict (`shared::fuzzing`).
+#[doc(hidden)]
+pub fn default_port_variant(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let default_port = if scheme.eq_ignore_ascii_case("https") {
         "443"
