@@ -46,10 +46,9 @@ use crate::model::{Channel, Direction, Provider};
 use crate::store::Secrets;
 
 /// Longest id (message, call, booking, payment id; identity value) a
-/// canonical event may carry. DynamoDB allows 1024 bytes in a sort key and
-/// 2048 in a partition key, and ids are embedded in both with prefixes; the
-/// central limit (issue #10) is expected to be lower: change it here.
-pub const MAX_ID_BYTES: usize = 1024;
+/// canonical event may carry: the central limit every adapter's output is
+/// admitted under (`channels::parse`).
+pub const MAX_ID_BYTES: usize = crate::limits::MAX_KEY_ID_BYTES;
 
 /// Allocation budget: this many bytes allocated per input byte...
 pub const ALLOC_BYTES_PER_INPUT_BYTE: u64 = 256;
@@ -69,44 +68,6 @@ pub const MIN_TIME_BUDGET: Duration = Duration::from_millis(20);
 pub const MAX_EXPANDED_BYTES: usize = 128 << 10;
 /// First byte of an input that [`expand`] repeats.
 pub const AMPLIFY_MARKER: u8 = 0xA5;
-
-/// Open findings in code that its owners are rewriting (docs/fuzzing.md
-/// describes each; its inputs are in `fuzz/findings/<target>/`). Each one
-/// relaxes the single check it breaks, so that fuzzing goes on finding other
-/// bugs and CI stays green meanwhile. `FUZZ_STRICT=1` re-arms them all: run
-/// the corpus replay that way to see whether a rewrite fixed them, then
-/// delete the variant and its uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenFinding {
-    /// postmark.rs `html_to_text` is quadratic: each hidden element
-    /// (`<style></style>`) lowercases a copy of the rest of the document, and
-    /// each `<p>` after a run of `<br>` rescans every trailing newline.
-    PostmarkHtmlQuadratic,
-    /// ses.rs `parse_mime`: `replace("\r\n", "\n")` turns "\r\r\n" into
-    /// "\r\n", so the text keeps a CRLF.
-    SesCrlfInText,
-    /// Adapters pass provider ids on as sent, whatever their length or
-    /// content: a 2,000-byte `Message-ID` header (Postmark) or `MessageSid`
-    /// (Twilio) becomes a 2,000-byte id, and a `#` in a WhatsApp status id
-    /// or an e-mail's `Message-ID` (SES accepts any visible ASCII) puts the
-    /// key separator in one. The central check that refuses such ids
-    /// (`channels::admit`, issue #10) is not merged yet: until then ids may
-    /// break [`check_id`]. Identities are checked in any case.
-    UncheckedIds,
-    /// Seen on this branch merged with main (the one e-mail module):
-    /// `email::message_id::thread_ids` reads a threading header without `<`
-    /// as blank-separated ids, so `In-Reply-To: xample.com>` keeps the id
-    /// `xample.com>`, bracket and all. Before the merge, threading ids come
-    /// from mail-parser and never break this check.
-    ThreadIdBracket,
-}
-
-/// Whether an open finding is still tolerated (see [`OpenFinding`]): all
-/// are, unless `FUZZ_STRICT=1`.
-pub fn tolerated(_finding: OpenFinding) -> bool {
-    static STRICT: OnceLock<bool> = OnceLock::new();
-    !*STRICT.get_or_init(|| std::env::var("FUZZ_STRICT").is_ok_and(|v| v == "1"))
-}
 
 /// When the webhooks below were received.
 fn received_at() -> DateTime<Utc> {
@@ -283,20 +244,6 @@ pub fn within_budget<T>(what: &str, len: usize, mut f: impl FnMut() -> T) -> T {
     out
 }
 
-/// [`within_budget`] unless `finding` is tolerated, then just `f()`.
-fn within_budget_unless<T>(
-    finding: OpenFinding,
-    what: &str,
-    len: usize,
-    mut f: impl FnMut() -> T,
-) -> T {
-    if tolerated(finding) {
-        f()
-    } else {
-        within_budget(what, len, f)
-    }
-}
-
 /// The input to a text-processing check: `data` itself, or, when it starts
 /// with [`AMPLIFY_MARKER`], its tail repeated (the next two bytes, little
 /// endian, say how often) up to [`MAX_EXPANDED_BYTES`]. Superlinear work
@@ -322,15 +269,12 @@ fn expand_up_to(data: &[u8], max: usize) -> std::borrow::Cow<'_, [u8]> {
 // ---------------------------------------------------------------------------
 // Canonical events
 
-/// An id that becomes part of a storage key: non-empty, and (once the
-/// central check lands, see [`OpenFinding::UncheckedIds`]) bounded and
+/// An id that becomes part of a storage key: non-empty, bounded, and
 /// without the key separator.
 pub fn check_id(field: &str, id: &str) {
     assert!(!id.is_empty(), "{field} is empty");
-    if !tolerated(OpenFinding::UncheckedIds) {
-        check_id_length(field, id);
-        check_no_separator(field, id);
-    }
+    check_id_length(field, id);
+    check_no_separator(field, id);
 }
 
 /// Without the key separator `#`.
@@ -1185,38 +1129,27 @@ pub fn check_webhooks(data: &[u8]) {
 // one adapter function, named in one place, and the invariants live in the
 // shared helpers below, so repointing a check is a one-line change.
 
-/// `postmark`: the Postmark adapter on the body as sent, and on an inbound
-/// e-mail whose only content is the (possibly amplified, see [`expand`])
-/// input as `HtmlBody`, which exercises the HTML-to-text conversion.
+/// `postmark`: the Postmark adapter, through the central admission check
+/// (`channels::parse`), on the body as sent, and on an inbound e-mail whose
+/// only content is the (possibly amplified, see [`expand`]) input as
+/// `HtmlBody`, which exercises the HTML-to-text conversion.
 pub fn check_postmark(data: &[u8]) {
     warm_up();
-    let parse = |body: &[u8]| postmark::parse(body, &ctx(None));
+    let parse = |body: &[u8]| crate::channels::parse(Provider::Postmark, body, &ctx(None));
 
-    let quadratic = OpenFinding::PostmarkHtmlQuadratic;
-    let parsed = within_budget_unless(quadratic, "postmark::parse", data.len(), || parse(data));
-    if let Ok(events) = parsed {
+    if let Ok(events) = within_budget("postmark::parse", data.len(), || parse(data)) {
         check_email_events(&events, Provider::Postmark);
     }
 
-    // While the conversion is quadratic, amplified inputs stay small enough
-    // for the fuzzer to keep its pace (128 KiB of `<style></style>` takes
-    // a second).
-    let max = if tolerated(quadratic) {
-        MAX_EXPANDED_BYTES / 8
-    } else {
-        MAX_EXPANDED_BYTES
-    };
-    let html = String::from_utf8_lossy(&expand_up_to(data, max)).into_owned();
+    let html = String::from_utf8_lossy(&expand(data)).into_owned();
     let body = serde_json::json!({
         "MessageID": "00000000-0000-0000-0000-000000000000",
         "From": "sender@example.com",
         "HtmlBody": html,
     });
     let body = serde_json::to_vec(&body).expect("JSON");
-    let events = within_budget_unless(quadratic, "postmark::parse (HtmlBody)", body.len(), || {
-        parse(&body)
-    })
-    .unwrap_or_else(|e| panic!("a well-formed inbound e-mail is refused: {e}"));
+    let events = within_budget("postmark::parse (HtmlBody)", body.len(), || parse(&body))
+        .unwrap_or_else(|e| panic!("a well-formed inbound e-mail is refused: {e}"));
     check_email_events(&events, Provider::Postmark);
     let text = only_message(&events, Provider::Postmark)
         .message
@@ -1274,9 +1207,7 @@ pub fn check_email_events(events: &[CanonicalEvent], provider: Provider) {
 pub fn check_parsed_email(email: &ses::ParsedEmail) {
     if let Some(text) = &email.text {
         assert!(!text.is_empty() && text.trim() == text, "text not trimmed");
-        if !tolerated(OpenFinding::SesCrlfInText) {
-            assert!(!text.contains("\r\n"), "text keeps CRLF line endings");
-        }
+        assert!(!text.contains("\r\n"), "text keeps CRLF line endings");
     }
     let thread = email.in_reply_to.iter().chain(&email.references);
     for id in email.message_id.iter().chain(thread.clone()) {
@@ -1286,9 +1217,7 @@ pub fn check_parsed_email(email: &ses::ParsedEmail) {
     if let Some(id) = email.message_id.iter().find(brackets_kept) {
         panic!("brackets kept: {id:?}");
     }
-    if !tolerated(OpenFinding::ThreadIdBracket)
-        && let Some(id) = thread.clone().find(brackets_kept)
-    {
+    if let Some(id) = thread.clone().find(brackets_kept) {
         panic!("brackets kept: {id:?}");
     }
     for a in &email.attachments {

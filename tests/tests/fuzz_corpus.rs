@@ -42,11 +42,9 @@ fn names_in(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Runs `target`'s check on every file of its corpus, on the inputs of the
-/// findings fixed since (`fuzz/regressions/<target>/`, kept apart so that
-/// minimizing the corpus cannot drop them), and on those of its open
-/// findings (`fuzz/findings/<target>/`, see `OpenFinding`), which pass while
-/// their finding is tolerated and, with `FUZZ_STRICT=1`, once it is fixed.
+/// Runs `target`'s check on every file of its corpus and on the inputs of
+/// the findings fixed since (`fuzz/regressions/<target>/`, kept apart so
+/// that minimizing the corpus cannot drop them).
 fn replay(target: &str) {
     let (_, check) = TARGETS
         .iter()
@@ -59,11 +57,9 @@ fn replay(target: &str) {
         corpus.display()
     );
     let mut dirs = vec![corpus];
-    for extra in ["regressions", "findings"] {
-        let dir = fuzz_dir().join(extra).join(target);
-        if dir.is_dir() {
-            dirs.push(dir);
-        }
+    let regressions = fuzz_dir().join("regressions").join(target);
+    if regressions.is_dir() {
+        dirs.push(regressions);
     }
     let failures: Vec<String> = dirs
         .iter()

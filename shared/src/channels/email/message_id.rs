@@ -4,7 +4,8 @@
 //! A sender chooses its ids, and an accepted `Message-ID` becomes part of a
 //! storage key (`PM#{provider}#{id}`), so an id is accepted only when it is
 //! 1 to [`MAX_ID_BYTES`] bytes of printable ASCII without `#` (the key
-//! separator). That refuses empty ids, whitespace, control characters and
+//! separator) or an angle bracket (a half-bracketed header such as
+//! `In-Reply-To: xample.com>` is not an id). That refuses empty ids, whitespace, control characters and
 //! non-ASCII (RFC 6532 allows UTF-8, but no common client sends it, and an
 //! ASCII-only key cannot differ between two Unicode spellings of one id).
 //! Real ids are well under 100 bytes.
@@ -19,7 +20,10 @@ pub const MAX_THREAD_IDS: usize = 50;
 
 /// Whether `id` (without its angle brackets) may be used; see the module doc.
 pub fn is_acceptable(id: &str) -> bool {
-    (1..=MAX_ID_BYTES).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+    (1..=MAX_ID_BYTES).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'#' | b'<' | b'>'))
 }
 
 /// The id of a `Message-ID` header value: between the first `<` and the
@@ -79,6 +83,8 @@ mod tests {
         for id in [
             "",
             "a#b@c",
+            "xample.com>",
+            "<a@b",
             "a b@c",
             "a\tb",
             "a\u{0}b",
