@@ -2,12 +2,15 @@
 //! the emulators, provisioned from template.yaml), driven through the same
 //! gateway and poller that `make dev` uses.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub mod fake_sns;
 pub mod faults;
+pub mod logs;
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
@@ -20,6 +23,8 @@ use devtools::tokens::DevTokens;
 use devtools::webhooks::signed_request;
 use serde_json::Value;
 use shared::channels::provider::Field;
+use shared::delivery::DeliveryQueue;
+use shared::identity::Identity;
 use shared::model::Provider;
 use shared::store::{Connection, Secrets, Store};
 
@@ -30,6 +35,9 @@ pub const SES_TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:ses-inbound-test
 pub const CHAT_ORIGIN: &str = "https://salon.example";
 /// The host the tests' requests claim, part of the URL Twilio signs.
 pub const HOST: &str = "api.salon.test";
+
+/// A stored item as the SDK returns it.
+pub type Item = HashMap<String, AttributeValue>;
 
 pub struct TestStack {
     pub clients: LocalClients,
@@ -59,6 +67,13 @@ impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The reply is a problem+json refusal with `status`.
+    pub fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, "application/problem+json");
+        assert_eq!(self.json()["status"], status);
     }
 }
 
@@ -122,26 +137,56 @@ impl TestStack {
     /// Every item of the stack's table, as debug text: for checks that some
     /// content is stored nowhere at all.
     pub async fn table_dump(&self) -> String {
-        let mut dump = String::new();
+        self.scan(None)
+            .await
+            .iter()
+            .map(|item| format!("{item:?}\n"))
+            .collect()
+    }
+
+    /// Every item of the stack's table whose `pk` starts with `prefix`.
+    pub async fn items_with_pk_prefix(&self, prefix: &str) -> Vec<Item> {
+        self.scan(Some(prefix)).await
+    }
+
+    async fn scan(&self, pk_prefix: Option<&str>) -> Vec<Item> {
+        let mut found = Vec::new();
         let mut start = None;
         loop {
-            let out = self
+            let mut scan = self
                 .clients
                 .dynamodb
                 .scan()
                 .table_name(&self.local.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
-            for item in out.items.unwrap_or_default() {
-                dump.push_str(&format!("{item:?}\n"));
+                .set_exclusive_start_key(start);
+            if let Some(prefix) = pk_prefix {
+                scan = scan
+                    .filter_expression("begins_with(pk, :prefix)")
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()));
             }
+            let out = scan.send().await.expect("scan");
+            found.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
-                return dump;
+                return found;
             }
         }
+    }
+
+    /// How many objects the blob bucket holds under `prefix` (claim-checked
+    /// bodies are under `deliveries/{tenant}/`).
+    pub async fn blob_count(&self, prefix: &str) -> usize {
+        let bucket = self.local.bucket("BlobBucket").expect("blob bucket");
+        let listed = self
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list blobs");
+        usize::try_from(listed.key_count().expect("key count")).expect("a count")
     }
 
     pub fn token(&self, tenant: &str, role: &str) -> String {
@@ -245,6 +290,17 @@ impl TestStack {
             .await
     }
 
+    pub async fn post_json(&self, path: &str, token: &str, body: Value) -> Reply {
+        let auth = format!("Bearer {token}");
+        self.request(
+            "POST",
+            path,
+            &[("authorization", &auth)],
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
     pub async fn post_whatsapp(&self, connection: &str, body: &[u8]) -> Reply {
         self.deliver(Provider::Whatsapp, connection, "", body).await
     }
@@ -329,6 +385,54 @@ impl TestStack {
         .sum()
     }
 
+    /// The ingest queue as normalize reads and re-queues it, with bodies
+    /// claim-checked in the blob bucket read through `s3` (a faulty client
+    /// in some tests).
+    pub fn ingest_queue(&self, s3: aws_sdk_s3::Client) -> DeliveryQueue {
+        DeliveryQueue::new(
+            self.clients.sqs.clone(),
+            self.local
+                .queue("IngestQueue")
+                .expect("ingest queue")
+                .url
+                .clone(),
+            s3,
+            self.local
+                .bucket("BlobBucket")
+                .expect("blob bucket")
+                .to_string(),
+        )
+    }
+
+    /// At least `n` records taken off the ingest queue, as Lambda hands
+    /// them to normalize: for running a batch by hand instead of `drain`.
+    pub async fn receive_ingest(&self, n: usize) -> Vec<SqsMessage> {
+        let queue = self.local.queue("IngestQueue").expect("ingest queue");
+        let mut records = Vec::new();
+        while records.len() < n {
+            let received = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(&queue.url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive")
+                .messages
+                .unwrap_or_default();
+            assert!(!received.is_empty(), "only {} queued", records.len());
+            for m in received {
+                let mut record = SqsMessage::default();
+                record.message_id = m.message_id;
+                record.receipt_handle = m.receipt_handle;
+                record.body = m.body;
+                records.push(record);
+            }
+        }
+        records
+    }
+
     /// Runs the normalize function over the ingest queue until it is empty;
     /// returns how many records it was handed.
     pub async fn drain(&self) -> usize {
@@ -345,17 +449,34 @@ impl TestStack {
 
     /// The only contact of a tenant (most tests have exactly one).
     pub async fn only_contact(&self, tenant: &str) -> String {
+        let ids = self.contact_ids(tenant).await;
+        assert_eq!(ids.len(), 1, "expected one contact, got {ids:?}");
+        ids[0].clone()
+    }
+
+    /// The tenant's contacts: the first page, in the API's order.
+    pub async fn contact_ids(&self, tenant: &str) -> Vec<String> {
         let reply = self.get("/contacts", &self.token(tenant, "admin")).await;
         assert_eq!(reply.status, 200, "{:?}", reply);
-        let items = reply.json()["items"]
+        let listing = reply.json();
+        let items = listing["items"]
             .as_array()
-            .cloned()
+            .map(Vec::as_slice)
             .unwrap_or_default();
-        assert_eq!(items.len(), 1, "expected one contact, got {items:?}");
-        items[0]["contact_id"]
-            .as_str()
-            .expect("contact id")
-            .to_string()
+        items
+            .iter()
+            .map(|c| c["contact_id"].as_str().expect("contact id").to_string())
+            .collect()
+    }
+
+    /// A contact known only by `phone` (E.164), made in the store as if a
+    /// message had come from it.
+    pub async fn contact_with_phone(&self, tenant: &str, phone: &str) -> String {
+        let identity = Identity::phone(phone, None).expect("a phone number");
+        self.store()
+            .resolve_contact(tenant, &identity, None, Utc::now())
+            .await
+            .expect("resolve contact")
     }
 
     pub async fn timeline(&self, tenant: &str, contact: &str, query: &str) -> Value {
@@ -368,6 +489,13 @@ impl TestStack {
         assert_eq!(reply.status, 200, "{:?}", reply);
         reply.json()
     }
+}
+
+/// A batch of records, as SQS hands it to a function.
+pub fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records;
+    event
 }
 
 /// The connection `TestStack::connection` stores: each value its

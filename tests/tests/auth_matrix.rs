@@ -102,12 +102,7 @@ async fn every_route_checks_token_tenant_and_role() {
             // Merging consumes a contact: each call gets a fresh one.
             let body = if needs_other {
                 let phone = format!("+4477009{:05}", ulid::Ulid::new().random() % 100_000);
-                let identity = shared::identity::Identity::phone(&phone, None).unwrap();
-                let other = stack
-                    .store()
-                    .resolve_contact("salon", &identity, None, chrono::Utc::now())
-                    .await
-                    .unwrap();
+                let other = stack.contact_with_phone("salon", &phone).await;
                 body.replace("{other}", &other)
             } else if body.contains("{extra}") {
                 // Splitting consumes an identity: each call gives one more.

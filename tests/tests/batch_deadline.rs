@@ -6,10 +6,9 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
 use integration_tests::faults::{Fault, Faults, When};
-use integration_tests::{TestStack, whatsapp_text};
-use shared::delivery::DeliveryQueue;
+use integration_tests::{TestStack, sqs_event, whatsapp_text};
 use shared::normalize::{self, BatchLimits, NormalizeDeps};
 use shared::store::Store;
 use tokio::time::Instant;
@@ -33,52 +32,17 @@ async fn batch_of_ten(stack: &TestStack, tenant: &str) -> SqsEvent {
         );
         assert_eq!(stack.post_whatsapp(&connection, &body).await.status, 200);
     }
-    let mut records = receive(stack, 10).await;
+    let mut records = stack.receive_ingest(10).await;
     // The claim-checked delivery first: the batch's head is the slow one.
     records.sort_by_key(|r| !r.body.as_deref().unwrap_or_default().contains("\"s3\""));
-    let mut event = SqsEvent::default();
-    event.records = records;
-    event
-}
-
-/// `n` records of the ingest queue, as Lambda hands them to the function.
-async fn receive(stack: &TestStack, n: usize) -> Vec<SqsMessage> {
-    let queue = stack.local.queue("IngestQueue").unwrap();
-    let mut records = Vec::new();
-    while records.len() < n {
-        let received = stack
-            .clients
-            .sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        assert!(!received.is_empty(), "only {} queued", records.len());
-        for m in received {
-            let mut record = SqsMessage::default();
-            record.message_id = m.message_id;
-            record.receipt_handle = m.receipt_handle;
-            record.body = m.body;
-            records.push(record);
-        }
-    }
-    records
+    sqs_event(records)
 }
 
 /// Normalize's dependencies, its S3 reads going through `faults`.
 fn deps_with(stack: &TestStack, faults: &Faults) -> NormalizeDeps {
     NormalizeDeps {
         store: Store::new(stack.clients.dynamodb.clone(), stack.local.table.clone()),
-        deliveries: DeliveryQueue::new(
-            stack.clients.sqs.clone(),
-            stack.local.queue("IngestQueue").unwrap().url.clone(),
-            faults.s3(),
-            stack.local.bucket("BlobBucket").unwrap().to_string(),
-        ),
+        deliveries: stack.ingest_queue(faults.s3()),
     }
 }
 
@@ -121,11 +85,9 @@ async fn only_the_faulty_record_fails(fault: Fault, tenant: &str) {
 
     // SQS hands the failed record back; without the fault it is stored.
     faults.clear();
-    let mut retry = SqsEvent::default();
-    retry.records = vec![event.records[0].clone()];
     let again = normalize::handle_batch(
         &deps,
-        retry,
+        sqs_event(vec![event.records[0].clone()]),
         Instant::now() + Duration::from_secs(10),
         BatchLimits::default(),
     )

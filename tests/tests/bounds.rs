@@ -5,17 +5,13 @@
 //! DynamoDB Local may not refuse an item over 400 KB as DynamoDB does, so
 //! these tests measure every stored item themselves, by AWS's rules.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
-use integration_tests::{TestStack, whatsapp_text};
+use integration_tests::{Item, TestStack, whatsapp_text};
 use serde_json::Value;
 
 const PHONE: &str = "447700900123";
 /// DynamoDB's item size limit.
 const MAX_ITEM_BYTES: usize = 400 * 1024;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// An item's size as DynamoDB counts it: attribute names and values (UTF-8
 /// bytes; numbers about one byte per two significant digits plus one; lists
@@ -75,30 +71,24 @@ fn item_size_follows_the_documented_rules() {
 
 /// Every item of the table whose `pk` starts with `prefix` and `sk` with `sk_prefix`.
 async fn items(stack: &TestStack, prefix: &str, sk_prefix: &str) -> Vec<Item> {
-    let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let out = stack
-            .clients
-            .dynamodb
-            .scan()
-            .table_name(&stack.local.table)
-            .filter_expression("begins_with(pk, :p) AND begins_with(sk, :s)")
-            .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
-            .expression_attribute_values(":s", AttributeValue::S(sk_prefix.into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        found.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return found;
-        }
-    }
+    let mut found = stack.items_with_pk_prefix(prefix).await;
+    found.retain(
+        |item| matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with(sk_prefix)),
+    );
+    found
 }
 
-async fn assert_nothing_dead_lettered(stack: &TestStack) {
+/// Salon's customer sends `text` on WhatsApp, and it is normalized.
+async fn deliver_text(stack: &TestStack, wamid: &str, text: &str) {
+    let connection = stack.whatsapp_connection("salon").await;
+    let reply = stack
+        .post_whatsapp(
+            &connection,
+            &whatsapp_text(wamid, PHONE, 1_792_570_441, text),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    stack.drain().await;
     assert_eq!(
         stack.queue_depth("IngestDeadLetterQueue").await,
         0,
@@ -123,19 +113,10 @@ async fn only_message(stack: &TestStack, tenant: &str) -> (String, Value, Item) 
 #[tokio::test]
 async fn a_megabyte_of_text_is_stored_cut_and_flagged() {
     let stack = TestStack::new().await;
-    let connection = stack.whatsapp_connection("salon").await;
     // Multi-byte characters, so the cut must fall between characters.
     let text = "Balayage é 😊 ".repeat(1024 * 1024 / 16);
     assert!(text.len() >= 1024 * 1024);
-    let reply = stack
-        .post_whatsapp(
-            &connection,
-            &whatsapp_text("wamid.long", PHONE, 1_792_570_441, &text),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{reply:?}");
-    stack.drain().await;
-    assert_nothing_dead_lettered(&stack).await;
+    deliver_text(&stack, "wamid.long", &text).await;
 
     let (_, shown, stored) = only_message(&stack, "salon").await;
     assert_eq!(shown["truncated"], true, "flagged");
@@ -153,18 +134,9 @@ async fn a_megabyte_of_text_is_stored_cut_and_flagged() {
 #[tokio::test]
 async fn ten_thousand_distinct_words_write_at_most_the_posting_cap() {
     let stack = TestStack::new().await;
-    let connection = stack.whatsapp_connection("salon").await;
     let words: Vec<String> = (0..10_000).map(|i| format!("w{i:04}")).collect();
     let text = words.join(" ");
-    let reply = stack
-        .post_whatsapp(
-            &connection,
-            &whatsapp_text("wamid.words", PHONE, 1_792_570_441, &text),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{reply:?}");
-    stack.drain().await;
-    assert_nothing_dead_lettered(&stack).await;
+    deliver_text(&stack, "wamid.words", &text).await;
 
     let (pk, shown, stored) = only_message(&stack, "salon").await;
     assert_eq!(shown["body"], text.as_str(), "the text itself is whole");
@@ -200,22 +172,9 @@ async fn messages_recorded_through_the_api_keep_the_same_bounds() {
         .await;
     stack.drain().await;
     let contact = stack.only_contact("salon").await;
-    let auth = format!("Bearer {}", stack.token("salon", "agent"));
-    let send = |body: Value| {
-        let auth = auth.clone();
-        let contact = contact.clone();
-        let stack = &stack;
-        async move {
-            stack
-                .request(
-                    "POST",
-                    &format!("/contacts/{contact}/messages"),
-                    &[("authorization", &auth)],
-                    body.to_string().as_bytes(),
-                )
-                .await
-        }
-    };
+    let agent = stack.token("salon", "agent");
+    let messages = format!("/contacts/{contact}/messages");
+    let send = |body: Value| stack.post_json(&messages, &agent, body);
     let long_id = "w".repeat(300);
     for (body, field) in [
         (

@@ -34,12 +34,6 @@ async fn start_of_a_window() {
     }
 }
 
-fn assert_problem(reply: &integration_tests::Reply, status: u16) {
-    assert_eq!(reply.status, status, "{reply:?}");
-    assert_eq!(reply.content_type, "application/problem+json");
-    assert_eq!(reply.json()["status"], status);
-}
-
 fn retry_after(reply: &integration_tests::Reply) -> u64 {
     reply
         .headers
@@ -71,7 +65,7 @@ async fn a_visitor_over_the_limit_gets_429_and_only_the_allowed_messages_are_que
                 &message("v_flood", &format!("m{i}"), json!({})),
             )
             .await;
-        assert_problem(&reply, 429);
+        reply.assert_problem(429);
         let wait = retry_after(&reply);
         assert!((1..=60).contains(&wait), "{wait}");
         assert!(
@@ -126,7 +120,7 @@ async fn a_connection_over_its_limit_refuses_every_visitor() {
     let reply = stack
         .post_chat(&connection, &message("v_new", "m1", json!({})))
         .await;
-    assert_problem(&reply, 429);
+    reply.assert_problem(429);
     assert!(retry_after(&reply) <= 60);
     assert!(
         reply.json()["detail"]
@@ -147,7 +141,6 @@ async fn a_connection_over_its_limit_refuses_every_visitor() {
 async fn oversized_and_malformed_bodies_queue_nothing() {
     let stack = TestStack::new().await;
     let connection = stack.connection("salon", Provider::Chat).await;
-    let bucket = stack.local.bucket("BlobBucket").unwrap().to_string();
 
     // The largest body allowed, made of what the queue envelope escapes
     // (quotes, backslashes, newlines), still travels inline.
@@ -170,7 +163,7 @@ async fn oversized_and_malformed_bodies_queue_nothing() {
         json!({"text": "x".repeat(chat::MAX_BODY_BYTES)}),
     );
     let reply = stack.post_chat(&connection, &oversized).await;
-    assert_problem(&reply, 413);
+    reply.assert_problem(413);
 
     let with_tail = [message("v1", "m1", json!({})), b" {}".to_vec()].concat();
     for (body, field) in [
@@ -186,20 +179,12 @@ async fn oversized_and_malformed_bodies_queue_nothing() {
         (with_tail, "body"),
     ] {
         let reply = stack.post_chat(&connection, &body).await;
-        assert_problem(&reply, 400);
+        reply.assert_problem(400);
         assert_eq!(reply.json()["field"], field, "{reply:?}");
     }
 
     assert_eq!(stack.queue_depth("IngestQueue").await, 1, "only the first");
-    let objects = stack
-        .clients
-        .s3
-        .list_objects_v2()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(objects.key_count(), Some(0), "no chat body goes to S3");
+    assert_eq!(stack.blob_count("").await, 0, "no chat body goes to S3");
     assert_eq!(stack.drain().await, 1);
     let contact = stack.only_contact("salon").await;
     let timeline = stack.timeline("salon", &contact, "").await;

@@ -36,7 +36,6 @@ fn padded_form(path: &str) -> Vec<u8> {
 async fn every_channel_claim_checks_an_oversized_delivery() {
     let sns = fake_sns().await;
     let stack = TestStack::with_sns_endpoint(Some(sns.base.clone())).await;
-    let bucket = stack.local.bucket("BlobBucket").unwrap().to_string();
     for provider in Provider::ALL.iter().copied() {
         let tenant = format!("big-{}", provider.descriptor().path);
         let connection = stack.connection(&tenant, provider).await;
@@ -92,16 +91,11 @@ async fn every_channel_claim_checks_an_oversized_delivery() {
             }
         };
         assert_eq!(reply.status, 200, "{provider:?}: {reply:?}");
-        let objects = stack
-            .clients
-            .s3
-            .list_objects_v2()
-            .bucket(&bucket)
-            .prefix(format!("deliveries/{tenant}/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(objects.key_count(), Some(1), "{provider:?} body in S3");
+        assert_eq!(
+            stack.blob_count(&format!("deliveries/{tenant}/")).await,
+            1,
+            "{provider:?} body in S3"
+        );
     }
 
     stack.drain().await;

@@ -98,25 +98,12 @@ async fn admin_registers_lists_and_disconnects_a_channel() {
 #[tokio::test]
 async fn connections_are_admin_only_and_validated() {
     let stack = TestStack::new().await;
-    let agent = format!("Bearer {}", stack.token("salon", "agent"));
-    let admin = format!("Bearer {}", stack.token("salon", "admin"));
-    let body = json!({ "provider": "sms", "secrets": { "auth_token": "t" } }).to_string();
-    let reply = stack
-        .request(
-            "POST",
-            "/connections",
-            &[("authorization", &agent)],
-            body.as_bytes(),
-        )
-        .await;
+    let agent = stack.token("salon", "agent");
+    let admin = stack.token("salon", "admin");
+    let body = json!({ "provider": "sms", "secrets": { "auth_token": "t" } });
+    let reply = stack.post_json("/connections", &agent, body).await;
     assert_eq!(reply.status, 403);
-    assert_eq!(
-        stack
-            .get("/connections", &stack.token("salon", "agent"))
-            .await
-            .status,
-        403
-    );
+    assert_eq!(stack.get("/connections", &agent).await.status, 403);
 
     for (body, field) in [
         (json!({ "provider": "fax" }), "provider"),
@@ -127,21 +114,11 @@ async fn connections_are_admin_only_and_validated() {
             "colour",
         ),
     ] {
-        let reply = stack
-            .request(
-                "POST",
-                "/connections",
-                &[("authorization", &admin)],
-                body.to_string().as_bytes(),
-            )
-            .await;
+        let reply = stack.post_json("/connections", &admin, body.clone()).await;
         assert_eq!(reply.status, 400, "{body}");
         assert_eq!(reply.json()["field"], field, "{body}");
     }
-    let listed = stack
-        .get("/connections", &stack.token("salon", "admin"))
-        .await
-        .json();
+    let listed = stack.get("/connections", &admin).await.json();
     assert_eq!(
         listed["items"].as_array().unwrap().len(),
         0,
@@ -152,22 +129,14 @@ async fn connections_are_admin_only_and_validated() {
 #[tokio::test]
 async fn history_before_connected_at_is_not_imported() {
     let stack = TestStack::new().await;
-    let admin = format!("Bearer {}", stack.token("salon", "admin"));
+    let admin = stack.token("salon", "admin");
     let body = json!({
         "provider": "whatsapp",
         "external_id": "110923456789012",
         "secrets": { "app_secret": "test_secret" },
         "connected_at": "2026-10-21T08:15:00Z"
     });
-    let created = stack
-        .request(
-            "POST",
-            "/connections",
-            &[("authorization", &admin)],
-            body.to_string().as_bytes(),
-        )
-        .await
-        .json();
+    let created = stack.post_json("/connections", &admin, body).await.json();
     let id = created["connection_id"].as_str().unwrap();
     // 08:14:01 is before the connection, 08:15:27 after it.
     stack
@@ -186,7 +155,7 @@ async fn history_before_connected_at_is_not_imported() {
 #[tokio::test]
 async fn unusable_secret_and_setting_names_are_refused_and_nothing_is_written() {
     let stack = TestStack::new().await;
-    let admin = format!("Bearer {}", stack.token("salon", "admin"));
+    let admin = stack.token("salon", "admin");
     let many: serde_json::Map<String, serde_json::Value> =
         (0..21).map(|i| (format!("key_{i}"), json!("v"))).collect();
     for (body, field) in [
@@ -212,26 +181,13 @@ async fn unusable_secret_and_setting_names_are_refused_and_nothing_is_written() 
             "external_id",
         ),
     ] {
-        let reply = stack
-            .request(
-                "POST",
-                "/connections",
-                &[("authorization", &admin)],
-                body.to_string().as_bytes(),
-            )
-            .await;
+        let reply = stack.post_json("/connections", &admin, body.clone()).await;
         assert_eq!(reply.status, 400, "{body}: {reply:?}");
         assert_eq!(reply.content_type, "application/problem+json");
         assert_eq!(reply.json()["field"], field, "{body}");
     }
-    let listed = stack
-        .get("/connections", &stack.token("salon", "admin"))
-        .await
-        .json();
+    let listed = stack.get("/connections", &admin).await.json();
     assert_eq!(listed["items"], json!([]), "nothing was created");
-    let audit = stack
-        .get("/audit", &stack.token("salon", "admin"))
-        .await
-        .json();
+    let audit = stack.get("/audit", &admin).await.json();
     assert_eq!(audit["items"], json!([]), "nothing was audited");
 }

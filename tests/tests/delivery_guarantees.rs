@@ -180,17 +180,7 @@ async fn oversized_bodies_travel_through_s3() {
     assert!(body.len() > 256 * 1024, "bigger than an SQS message may be");
     assert_eq!(stack.post_whatsapp(&connection, &body).await.status, 200);
 
-    let bucket = stack.local.bucket("BlobBucket").unwrap();
-    let objects = stack
-        .clients
-        .s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix("deliveries/salon/")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(objects.key_count(), Some(1));
+    assert_eq!(stack.blob_count("deliveries/salon/").await, 1);
 
     stack.drain().await;
     let contact = stack.only_contact("salon").await;

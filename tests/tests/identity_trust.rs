@@ -19,15 +19,6 @@ async fn admin_get(stack: &TestStack, path: &str) -> Value {
     reply.json()
 }
 
-async fn contact_ids(stack: &TestStack) -> Vec<String> {
-    admin_get(stack, "/contacts").await["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["contact_id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 async fn identities(stack: &TestStack, contact: &str) -> Vec<String> {
     let mut held: Vec<String> =
         admin_get(stack, &format!("/contacts/{contact}")).await["identities"]
@@ -98,6 +89,17 @@ fn ses_email(dmarc: &str, spf: &str, envelope_from: &str) -> Value {
     sns
 }
 
+/// The Cal.com fixture's booking, whose attendee gave Maya's email and
+/// phone, delivered over a new connection and stored.
+async fn deliver_booking_fixture(stack: &TestStack) {
+    let calcom = stack.connection("salon", Provider::Calcom).await;
+    let reply = stack
+        .post_calcom(&calcom, &fixture("calcom/booking_created.json"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    stack.drain().await;
+}
+
 /// Maya, known by an email SES authenticated (DMARC pass).
 async fn maya_by_verified_email() -> (TestStack, String, String) {
     let sns = fake_sns().await;
@@ -151,7 +153,7 @@ async fn a_chat_visitor_claiming_a_customers_email_gets_a_suggestion_not_her_con
     let chats = timeline(&stack, &visitor).await;
     assert_eq!(chats.len(), 2, "{chats:?}");
     assert!(chats.iter().all(|c| c["channel"] == "chat"));
-    assert_eq!(contact_ids(&stack).await.len(), 2);
+    assert_eq!(stack.contact_ids("salon").await.len(), 2);
 
     // Staff are asked instead, on both contacts.
     let on_maya = suggestions(&stack, &maya).await;
@@ -240,7 +242,7 @@ async fn a_whatsapp_message_links_by_phone_and_proof_wins_over_a_claim() {
         about_visitor.is_some_and(|(_, why)| why.contains("proven")),
         "{asked:?}"
     );
-    assert_eq!(contact_ids(&stack).await.len(), 3);
+    assert_eq!(stack.contact_ids("salon").await.len(), 3);
     // Once proven, the number keeps linking WhatsApp messages to its owner.
     let again = whatsapp_text("wamid.b2", "447700900456", 1_792_570_700, "again");
     assert_eq!(stack.post_whatsapp(&whatsapp, &again).await.status, 200);
@@ -257,13 +259,7 @@ async fn a_whatsapp_message_links_by_phone_and_proof_wins_over_a_claim() {
 #[tokio::test]
 async fn a_booking_lands_on_its_emails_contact_without_linking_its_phone() {
     let (stack, maya, _) = maya_by_verified_email().await;
-    let calcom = stack.connection("salon", Provider::Calcom).await;
-    // The fixture's attendee: Maya's email and +447700900123.
-    let reply = stack
-        .post_calcom(&calcom, &fixture("calcom/booking_created.json"))
-        .await;
-    assert_eq!(reply.status, 200, "{reply:?}");
-    stack.drain().await;
+    deliver_booking_fixture(&stack).await;
 
     let items = timeline(&stack, &maya).await;
     assert!(
@@ -288,12 +284,7 @@ async fn a_booking_lands_on_its_emails_contact_without_linking_its_phone() {
 #[tokio::test]
 async fn a_first_booking_keeps_both_of_its_identities() {
     let stack = TestStack::new().await;
-    let calcom = stack.connection("salon", Provider::Calcom).await;
-    let reply = stack
-        .post_calcom(&calcom, &fixture("calcom/booking_created.json"))
-        .await;
-    assert_eq!(reply.status, 200, "{reply:?}");
-    stack.drain().await;
+    deliver_booking_fixture(&stack).await;
     let booker = stack.only_contact("salon").await;
     assert_eq!(
         identities(&stack, &booker).await,
@@ -320,7 +311,7 @@ async fn an_email_whose_sender_is_not_authenticated_is_only_a_claim() {
     assert_eq!(stack.post_chat(&chat, &body).await.status, 200);
     stack.drain().await;
     assert_eq!(
-        contact_ids(&stack).await.len(),
+        stack.contact_ids("salon").await.len(),
         2,
         "the visitor's own contact"
     );
@@ -336,10 +327,7 @@ async fn an_email_whose_sender_is_not_authenticated_is_only_a_claim() {
     );
     // From now on the contact holds a verified identity: a booking's phone
     // no longer joins it (before, as a contact of claims only, it would).
-    let calcom = stack.connection("salon", Provider::Calcom).await;
-    let booking = fixture("calcom/booking_created.json");
-    assert_eq!(stack.post_calcom(&calcom, &booking).await.status, 200);
-    stack.drain().await;
+    deliver_booking_fixture(&stack).await;
     assert_eq!(
         identities(&stack, &holder_of_email).await,
         [format!("email:{MAYA_EMAIL}")]

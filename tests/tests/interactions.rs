@@ -359,13 +359,7 @@ async fn two_known_contacts_are_never_merged_by_a_booking() {
         .await;
     stack.drain().await;
     let admin = stack.token("salon", "admin");
-    let contacts = stack.get("/contacts", &admin).await.json();
-    let ids: Vec<String> = contacts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["contact_id"].as_str().unwrap().to_string())
-        .collect();
+    let ids = stack.contact_ids("salon").await;
     assert_eq!(ids.len(), 2, "suggested, not merged");
     // Each is suggested as the other's duplicate, with the reasons.
     for (me, other) in [(&ids[0], &ids[1]), (&ids[1], &ids[0])] {

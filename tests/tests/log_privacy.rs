@@ -5,28 +5,12 @@
 //! envelope errors) and the API is used on them is captured at the most
 //! verbose log level a deployment can choose, as `secrets_in_logs` does.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use chrono::{TimeZone, Utc};
+use integration_tests::logs::CapturedLogs;
 use integration_tests::{CHAT_ORIGIN, TestStack, fixture, whatsapp_change};
 use serde_json::json;
-use shared::delivery::{Delivery, DeliveryQueue, Payload};
+use shared::delivery::{Delivery, Payload};
 use shared::model::Provider;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The personal data of the test: none of it may appear in a log.
 const PERSONAL: &[&str] = &[
@@ -102,14 +86,7 @@ fn fixture_with(path: &str, replacements: &[(&str, &str)]) -> Vec<u8> {
 
 #[tokio::test]
 async fn no_personal_data_is_ever_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        // The most verbose level the template allows, through the functions' own filter.
-        .with_env_filter(shared::telemetry::filter("TRACE"))
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = CapturedLogs::install();
     let stack = TestStack::new().await;
     let tenant = "salon";
 
@@ -195,12 +172,7 @@ async fn no_personal_data_is_ever_logged() {
     // Malformed deliveries that reach normalize anyway (queued by an
     // earlier adapter version, or damaged): its parse and envelope errors.
     let queue = stack.local.queue("IngestQueue").unwrap();
-    let deliveries = DeliveryQueue::new(
-        stack.clients.sqs.clone(),
-        queue.url.clone(),
-        stack.clients.s3.clone(),
-        stack.local.bucket("BlobBucket").unwrap().to_string(),
-    );
+    let deliveries = stack.ingest_queue(stack.clients.s3.clone());
     let delivery = |provider: Provider, connection: &str, body: Vec<u8>| Delivery {
         delivery_id: ulid::Ulid::new().to_string(),
         tenant_id: tenant.into(),
@@ -257,15 +229,8 @@ async fn no_personal_data_is_ever_logged() {
         let found = stack.get(&format!("/contacts?q={q}"), &admin).await;
         assert_eq!(found.status, 200, "{found:?}");
     }
-    let contacts = stack.get("/contacts", &admin).await.json();
-    let ids: Vec<String> = contacts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["contact_id"].as_str().unwrap().to_string())
-        .collect();
-    assert!(ids.len() >= 6, "{contacts}");
-    let auth = format!("Bearer {admin}");
+    let ids = stack.contact_ids(tenant).await;
+    assert!(ids.len() >= 6, "{ids:?}");
     for id in &ids {
         stack.timeline(tenant, id, "").await;
         let searched = stack
@@ -274,19 +239,15 @@ async fn no_personal_data_is_ever_logged() {
         assert_eq!(searched.status, 200, "{searched:?}");
     }
     let note = stack
-        .request(
-            "POST",
+        .post_json(
             &format!("/contacts/{}/notes", ids[0]),
-            &[("authorization", &auth)],
-            json!({ "body": "Zelda Quixote is allergic to ammonia" })
-                .to_string()
-                .as_bytes(),
+            &admin,
+            json!({ "body": "Zelda Quixote is allergic to ammonia" }),
         )
         .await;
     assert_eq!(note.status, 201, "{note:?}");
 
-    let log = captured.0.lock().unwrap().clone();
-    let log = String::from_utf8_lossy(&log).to_lowercase();
+    let log = captured.text().to_lowercase();
     assert!(
         log.contains("delivery failed"),
         "the capture saw normalize's failures"

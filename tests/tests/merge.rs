@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::faults::{Faults, When};
-use integration_tests::{Reply, TestStack, fixture};
+use integration_tests::{Reply, TestStack, fixture, sqs_event};
 use serde_json::{Value, json};
-use shared::delivery::DeliveryQueue;
 use shared::keys;
 use shared::model::Provider;
 use shared::normalize::{self, BatchLimits, NormalizeDeps};
@@ -19,51 +17,23 @@ const INSTAGRAM_USER: &str = "1203956471823346";
 #[tokio::test]
 async fn merging_joins_timelines_identities_and_counters_and_is_audited() {
     let stack = TestStack::new().await;
-    let whatsapp = stack.whatsapp_connection("salon").await;
-    let instagram = stack.connection("salon", Provider::Instagram).await;
-    stack
-        .post_instagram(&instagram, &fixture("instagram/message.json"))
-        .await;
-    stack
-        .post_whatsapp(&whatsapp, &fixture("whatsapp/text_message.json"))
-        .await;
-    stack.drain().await;
+    let ((maya, instagram_contact), (_, instagram)) = two_contacts(&stack, "salon").await;
     let admin = stack.token("salon", "admin");
-    let contacts = stack.get("/contacts", &admin).await.json();
-    let ids: Vec<String> = contacts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["contact_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids.len(), 2);
-    // Newest activity first: WhatsApp (21 Oct), then Instagram (20 Oct).
-    let (maya, instagram_contact) = (&ids[0], &ids[1]);
 
     let merge = |into: &str, body: serde_json::Value, token: String| {
         let path = format!("/contacts/{into}/merge");
         let stack = &stack;
-        async move {
-            let auth = format!("Bearer {token}");
-            stack
-                .request(
-                    "POST",
-                    &path,
-                    &[("authorization", &auth)],
-                    body.to_string().as_bytes(),
-                )
-                .await
-        }
+        async move { stack.post_json(&path, &token, body).await }
     };
     let rival = merge(
-        maya,
+        &maya,
         json!({ "contact_id": instagram_contact }),
         stack.token("rival", "admin"),
     )
     .await;
     assert_eq!(rival.status, 404);
     let itself = merge(
-        maya,
+        &maya,
         json!({ "contact_id": maya }),
         stack.token("salon", "agent"),
     )
@@ -72,7 +42,7 @@ async fn merging_joins_timelines_identities_and_counters_and_is_audited() {
     assert_eq!(itself.json()["field"], "contact_id");
 
     let merged = merge(
-        maya,
+        &maya,
         json!({ "contact_id": instagram_contact }),
         stack.token("salon", "agent"),
     )
@@ -87,8 +57,8 @@ async fn merging_joins_timelines_identities_and_counters_and_is_audited() {
         "{kinds}"
     );
 
-    assert_eq!(stack.only_contact("salon").await, *maya);
-    let timeline = stack.timeline("salon", maya, "?order=oldest").await;
+    assert_eq!(stack.only_contact("salon").await, maya);
+    let timeline = stack.timeline("salon", &maya, "?order=oldest").await;
     let summary: Vec<String> = timeline["items"]
         .as_array()
         .unwrap()
@@ -105,7 +75,7 @@ async fn merging_joins_timelines_identities_and_counters_and_is_audited() {
         summary,
         ["message:instagram", "message:whatsapp", "identity_link:-"]
     );
-    let counters = stack.store().metric_counters("salon", maya).await.unwrap();
+    let counters = stack.store().metric_counters("salon", &maya).await.unwrap();
     assert_eq!(counters["messages_in"], 2);
     assert_eq!(counters["channel_instagram"], 1);
 
@@ -114,19 +84,19 @@ async fn merging_joins_timelines_identities_and_counters_and_is_audited() {
         .post_instagram(&instagram, &fixture("instagram/image_message.json"))
         .await;
     stack.drain().await;
-    assert_eq!(stack.only_contact("salon").await, *maya);
+    assert_eq!(stack.only_contact("salon").await, maya);
 
     // Repeating a merge that completed answers what it answered the first
     // time, and records nothing more.
     let again = merge(
-        maya,
+        &maya,
         json!({ "contact_id": instagram_contact }),
         stack.token("salon", "agent"),
     )
     .await;
     assert_eq!(again.status, 200, "{again:?}");
     assert_eq!(again.json()["change"], merged["change"]);
-    let links = stack.timeline("salon", maya, "").await["items"]
+    let links = stack.timeline("salon", &maya, "").await["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -195,28 +165,18 @@ async fn two_contacts(stack: &TestStack, tenant: &str) -> ((String, String), (St
         .post_whatsapp(&whatsapp, &fixture("whatsapp/text_message.json"))
         .await;
     stack.drain().await;
-    let ids: Vec<String> = stack
-        .get("/contacts", &stack.token(tenant, "admin"))
-        .await
-        .json()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["contact_id"].as_str().unwrap().to_string())
-        .collect();
+    let ids = stack.contact_ids(tenant).await;
     assert_eq!(ids.len(), 2);
-    // Newest activity first: WhatsApp, then Instagram.
+    // Newest activity first: WhatsApp (21 Oct), then Instagram (20 Oct).
     ((ids[0].clone(), ids[1].clone()), (whatsapp, instagram))
 }
 
 async fn merge_api(stack: &TestStack, tenant: &str, into: &str, from: &str) -> Reply {
-    let auth = format!("Bearer {}", stack.token(tenant, "agent"));
     stack
-        .request(
-            "POST",
+        .post_json(
             &format!("/contacts/{into}/merge"),
-            &[("authorization", &auth)],
-            json!({ "contact_id": from }).to_string().as_bytes(),
+            &stack.token(tenant, "agent"),
+            json!({ "contact_id": from }),
         )
         .await
 }
@@ -226,35 +186,18 @@ async fn merge_api(stack: &TestStack, tenant: &str, into: &str, from: &str) -> R
 async fn items_of(stack: &TestStack, tenant: &str, contact: &str) -> Vec<String> {
     let pk = keys::contact_pk(tenant, contact);
     let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let out = stack
-            .clients
-            .dynamodb
-            .scan()
-            .table_name(&stack.local.table)
-            .filter_expression("begins_with(pk, :pk)")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in out.items.unwrap_or_default() {
-            let key = |name: &str| match item.get(name) {
-                Some(AttributeValue::S(v)) => v.clone(),
-                _ => String::new(),
-            };
-            // Another contact whose id merely starts with this one's is not it.
-            let (item_pk, sk) = (key("pk"), key("sk"));
-            if item_pk == pk || item_pk.starts_with(&format!("{pk}#")) {
-                found.push(format!("{}{sk}", &item_pk[pk.len()..]));
-            }
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return found;
+    for item in stack.items_with_pk_prefix(&pk).await {
+        let key = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => v.clone(),
+            _ => String::new(),
+        };
+        // Another contact whose id merely starts with this one's is not it.
+        let (item_pk, sk) = (key("pk"), key("sk"));
+        if item_pk == pk || item_pk.starts_with(&format!("{pk}#")) {
+            found.push(format!("{}{sk}", &item_pk[pk.len()..]));
         }
     }
+    found
 }
 
 /// After a merge of `from` into `into` (with one more Instagram message
@@ -336,23 +279,9 @@ async fn a_delivery_racing_a_merge_lands_on_the_surviving_contact() {
     stack
         .post_instagram(&instagram, &instagram_message("m_race"))
         .await;
-    let queue = stack.local.queue("IngestQueue").unwrap();
-    let received = stack
-        .clients
-        .sqs
-        .receive_message()
-        .queue_url(&queue.url)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let received = stack.receive_ingest(1).await;
     assert_eq!(received.len(), 1);
-    let mut record = SqsMessage::default();
-    record.message_id = received[0].message_id.clone();
-    record.body = received[0].body.clone();
-    let mut event = SqsEvent::default();
-    event.records = vec![record];
+    let event = sqs_event(received);
 
     // Normalize resolves the message to the Instagram contact, and its write
     // is held back until the merge has run to the end.
@@ -360,12 +289,7 @@ async fn a_delivery_racing_a_merge_lands_on_the_surviving_contact() {
     let gate = faults.hold_once(When::DynamoWriteContaining("m_race".into()));
     let deps = NormalizeDeps {
         store: Store::new(faults.dynamodb(), stack.local.table.clone()),
-        deliveries: DeliveryQueue::new(
-            stack.clients.sqs.clone(),
-            queue.url.clone(),
-            stack.clients.s3.clone(),
-            stack.local.bucket("BlobBucket").unwrap().to_string(),
-        ),
+        deliveries: stack.ingest_queue(stack.clients.s3.clone()),
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let (response, merged) = tokio::join!(

@@ -122,17 +122,10 @@ async fn instagram_entries_for_another_account_are_skipped() {
 #[tokio::test]
 async fn meta_connections_need_the_account_they_receive_for() {
     let stack = TestStack::new().await;
-    let admin = format!("Bearer {}", stack.token("salon", "admin"));
+    let admin = stack.token("salon", "admin");
     for provider in ["whatsapp", "instagram"] {
         let body = json!({ "provider": provider, "secrets": { "app_secret": "s" } });
-        let reply = stack
-            .request(
-                "POST",
-                "/connections",
-                &[("authorization", &admin)],
-                body.to_string().as_bytes(),
-            )
-            .await;
+        let reply = stack.post_json("/connections", &admin, body).await;
         assert_eq!(reply.status, 400, "{provider}: {reply:?}");
         assert_eq!(reply.json()["field"], "external_id", "{provider}");
     }

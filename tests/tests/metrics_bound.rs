@@ -103,6 +103,21 @@ fn message(id: &str, when: DateTime<Utc>, direction: Direction) -> IncomingMessa
     }
 }
 
+/// The customer's contact, new at `start()`.
+async fn new_contact(store: &Store) -> String {
+    store
+        .resolve_contact(TENANT, &customer(), None, start())
+        .await
+        .unwrap()
+}
+
+async fn record(store: &Store, contact: &str, message: IncomingMessage) {
+    store
+        .record_message(TENANT, contact, &message)
+        .await
+        .unwrap();
+}
+
 /// Stores `message` through the counting store; returns the Query calls
 /// (the metrics' reads of neighbouring messages) and all calls it made.
 async fn store_counted(
@@ -112,10 +127,7 @@ async fn store_counted(
     message: IncomingMessage,
 ) -> (usize, usize) {
     calls.take();
-    store
-        .record_message(TENANT, contact, &message)
-        .await
-        .unwrap();
+    record(store, contact, message).await;
     let made = calls.take();
     let queries = made.iter().filter(|op| *op == "Query").count();
     (queries, made.len())
@@ -139,19 +151,10 @@ async fn assert_exact(stack: &TestStack, contact: &str) {
 async fn a_long_unanswered_run_costs_later_messages_a_bounded_number_of_reads() {
     let stack = TestStack::new().await;
     let store = stack.store();
-    let contact = store
-        .resolve_contact(TENANT, &customer(), None, start())
-        .await
-        .unwrap();
+    let contact = new_contact(store).await;
     for i in 0..RUN {
-        store
-            .record_message(
-                TENANT,
-                &contact,
-                &message(&format!("in{i}"), at(i), Direction::Inbound),
-            )
-            .await
-            .unwrap();
+        let inbound = message(&format!("in{i}"), at(i), Direction::Inbound);
+        record(store, &contact, inbound).await;
     }
     let (counting, calls) = counting_store(&stack);
 
@@ -203,33 +206,17 @@ async fn a_long_unanswered_run_costs_later_messages_a_bounded_number_of_reads() 
 async fn late_messages_next_to_replies_keep_the_metrics_exact_with_bounded_reads() {
     let stack = TestStack::new().await;
     let store = stack.store();
-    let contact = store
-        .resolve_contact(TENANT, &customer(), None, start())
-        .await
-        .unwrap();
+    let contact = new_contact(store).await;
     // Short conversations: 3 questions, 1 answer, ten times over.
     let mut minute = 0;
     for turn in 0..10 {
         for q in 0..3 {
-            let id = format!("q{turn}-{q}");
-            store
-                .record_message(
-                    TENANT,
-                    &contact,
-                    &message(&id, at(minute), Direction::Inbound),
-                )
-                .await
-                .unwrap();
+            let question = message(&format!("q{turn}-{q}"), at(minute), Direction::Inbound);
+            record(store, &contact, question).await;
             minute += 1;
         }
-        store
-            .record_message(
-                TENANT,
-                &contact,
-                &message(&format!("a{turn}"), at(minute + 5), Direction::Outbound),
-            )
-            .await
-            .unwrap();
+        let answer = message(&format!("a{turn}"), at(minute + 5), Direction::Outbound);
+        record(store, &contact, answer).await;
         minute += 10;
     }
     // As an item written before the metrics kept a tail: the next message
@@ -251,14 +238,12 @@ async fn late_messages_next_to_replies_keep_the_metrics_exact_with_bounded_reads
         .send()
         .await
         .unwrap();
-    store
-        .record_message(
-            TENANT,
-            &contact,
-            &message("q-last", at(minute), Direction::Inbound),
-        )
-        .await
-        .unwrap();
+    record(
+        store,
+        &contact,
+        message("q-last", at(minute), Direction::Inbound),
+    )
+    .await;
     let (counting, calls) = counting_store(&stack);
     // Each lands before, inside or after a run, out of order.
     let late = [

@@ -91,6 +91,16 @@ impl Contract {
         json!({ "$ref": format!("#/components/schemas/{name}") })
     }
 
+    /// The values the enum schema `name` lists.
+    fn enum_values(&self, name: &str) -> Vec<String> {
+        self.doc["components"]["schemas"][name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no enum"))
+            .iter()
+            .map(|v| v.as_str().expect("a name").to_string())
+            .collect()
+    }
+
     /// The response `reply` got for `method path` (a path template) is one
     /// the document describes, with a body matching its schema.
     fn check(&mut self, method: &str, path: &str, reply: &Reply) {
@@ -303,6 +313,17 @@ fn expect(reply: &Reply, status: u16) {
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
+}
+
+/// Salon's one contact, from the WhatsApp text fixture: (the WhatsApp
+/// connection, the contact).
+async fn one_whatsapp_contact(stack: &TestStack) -> (String, String) {
+    let whatsapp = stack.whatsapp_connection("salon").await;
+    let reply = whatsapp_post(stack, &whatsapp, &fixture("whatsapp/text_message.json")).await;
+    expect(&reply, 200);
+    stack.drain().await;
+    let contact = stack.only_contact("salon").await;
+    (whatsapp, contact)
 }
 
 #[tokio::test]
@@ -539,12 +560,7 @@ async fn walk_every_route() {
     contract.check("GET", "/contacts/{contact}/metrics", &reply);
 
     // Merging another contact in, then the audit log.
-    let identity = shared::identity::Identity::phone("+447700900999", None).unwrap();
-    let other = stack
-        .store()
-        .resolve_contact("salon", &identity, None, chrono::Utc::now())
-        .await
-        .unwrap();
+    let other = Box::pin(stack.contact_with_phone("salon", "+447700900999")).await;
     let merge = format!("/contacts/{contact}/merge");
     let reply = send(
         &stack,
@@ -820,11 +836,7 @@ async fn a_method_a_path_lacks_answers_405_with_allow() {
 
 async fn method_not_allowed() {
     let stack = Box::pin(TestStack::new()).await;
-    let whatsapp = Box::pin(stack.whatsapp_connection("salon")).await;
-    let reply = whatsapp_post(&stack, &whatsapp, &fixture("whatsapp/text_message.json")).await;
-    expect(&reply, 200);
-    Box::pin(stack.drain()).await;
-    let contact = Box::pin(stack.only_contact("salon")).await;
+    let (whatsapp, contact) = Box::pin(one_whatsapp_contact(&stack)).await;
     let timeline = Box::pin(stack.timeline("salon", &contact, "")).await;
     let message = timeline["items"][0]["event_id"]
         .as_str()
@@ -887,21 +899,9 @@ async fn every_documented_event_type_and_channel_is_a_filter() {
 async fn documented_filters() {
     let contract = Contract::load();
     let stack = Box::pin(TestStack::new()).await;
-    let whatsapp = Box::pin(stack.whatsapp_connection("salon")).await;
-    let reply = whatsapp_post(&stack, &whatsapp, &fixture("whatsapp/text_message.json")).await;
-    expect(&reply, 200);
-    Box::pin(stack.drain()).await;
-    let contact = Box::pin(stack.only_contact("salon")).await;
+    let (_, contact) = Box::pin(one_whatsapp_contact(&stack)).await;
     let agent = stack.token("salon", "agent");
-    let values = |schema: &str| -> Vec<String> {
-        contract.doc["components"]["schemas"][schema]["enum"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{schema} has no enum"))
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect()
-    };
-    let types = values("EventType");
+    let types = contract.enum_values("EventType");
     assert!(types.contains(&"identity_link".to_string()));
     for kind in &types {
         let reply = get(
@@ -920,7 +920,7 @@ async fn documented_filters() {
     .await;
     expect(&reply, 200);
     assert_eq!(reply.json()["items"].as_array().map(Vec::len), Some(1));
-    for channel in values("Channel") {
+    for channel in contract.enum_values("Channel") {
         for view in ["timeline", "messages"] {
             let reply = get(
                 &stack,
@@ -938,14 +938,8 @@ async fn documented_filters() {
 #[test]
 fn settings_enums_are_the_accepted_values() {
     let contract = Contract::load();
-    let listed = |schema: &str| -> BTreeSet<String> {
-        contract.doc["components"]["schemas"][schema]["enum"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{schema} has no enum"))
-            .iter()
-            .map(|v| v.as_str().expect("a name").to_string())
-            .collect()
-    };
+    let listed =
+        |schema: &str| -> BTreeSet<String> { contract.enum_values(schema).into_iter().collect() };
     let zones: BTreeSet<String> = chrono_tz::TZ_VARIANTS
         .iter()
         .map(|tz| tz.name().to_string())

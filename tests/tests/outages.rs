@@ -1,11 +1,9 @@
 //! Nothing is lost when DynamoDB cannot be reached: the batch reports its
 //! records as failed, they stay on the queue, and a later attempt stores them.
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use integration_tests::{TestStack, fixture};
-use shared::delivery::DeliveryQueue;
+use integration_tests::{TestStack, fixture, sqs_event};
 use shared::normalize::{self, NormalizeDeps};
 use shared::store::Store;
 
@@ -27,33 +25,13 @@ async fn records_survive_an_unreachable_table() {
             .retry_config(RetryConfig::standard().with_max_attempts(2))
             .build(),
     );
-    let ingest = stack.local.queue("IngestQueue").unwrap();
     let outage = NormalizeDeps {
         store: Store::new(unreachable, stack.local.table.clone()),
-        deliveries: DeliveryQueue::new(
-            stack.clients.sqs.clone(),
-            ingest.url.clone(),
-            stack.clients.s3.clone(),
-            stack.local.bucket("BlobBucket").unwrap().to_string(),
-        ),
+        deliveries: stack.ingest_queue(stack.clients.s3.clone()),
     };
-    let received = stack
-        .clients
-        .sqs
-        .receive_message()
-        .queue_url(&ingest.url)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let received = stack.receive_ingest(1).await;
     assert_eq!(received.len(), 1);
-    let records: Vec<_> = received
-        .iter()
-        .map(|m| serde_json::json!({ "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body }))
-        .collect();
-    let event: SqsEvent =
-        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+    let event = sqs_event(received.clone());
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let response =
         normalize::handle_batch(&outage, event, deadline, normalize::BatchLimits::default()).await;
@@ -72,7 +50,7 @@ async fn records_survive_an_unreachable_table() {
         .clients
         .sqs
         .change_message_visibility()
-        .queue_url(&ingest.url)
+        .queue_url(&stack.local.queue("IngestQueue").unwrap().url)
         .receipt_handle(received[0].receipt_handle.clone().unwrap())
         .visibility_timeout(0)
         .send()

@@ -231,12 +231,7 @@ async fn metrics_count_messages_and_time_the_replies() {
 async fn an_idempotency_key_is_scoped_to_the_contact() {
     let stack = TestStack::new().await;
     let (_, maya) = maya(&stack).await;
-    let identity = shared::identity::Identity::phone("+447700900999", None).unwrap();
-    let other = stack
-        .store()
-        .resolve_contact("salon", &identity, None, chrono::Utc::now())
-        .await
-        .unwrap();
+    let other = stack.contact_with_phone("salon", "+447700900999").await;
     let first = send(
         &stack,
         &maya,

@@ -4,35 +4,14 @@
 //! is captured, at the most verbose log level a deployment can choose.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
+use integration_tests::logs::CapturedLogs;
 use integration_tests::{TestStack, fixture, whatsapp_text};
 use serde_json::{Value, json};
 use shared::channels::provider::Origin;
 use shared::model::Provider;
 use shared::store::{Connection, Secrets};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 fn strings(object: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
     object
@@ -47,14 +26,7 @@ fn random_secret() -> String {
 
 #[tokio::test]
 async fn no_secret_is_ever_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        // The most verbose level the template allows, through the functions' own filter.
-        .with_env_filter(shared::telemetry::filter("TRACE"))
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = CapturedLogs::install();
 
     let stack = TestStack::new().await;
     let admin = format!("Bearer {}", stack.token("salon", "admin"));
