@@ -548,9 +548,10 @@ mod tests {
         for provider in Provider::ALL {
             let cap = provider.descriptor().max_body_bytes;
             // The chat widget's body is public input, capped so it never needs the claim check.
-            let floor = match provider {
-                Provider::Chat => chat::MAX_BODY_BYTES,
-                _ => DEFAULT_MAX_BODY,
+            let floor = if *provider == Provider::Chat {
+                chat::MAX_BODY_BYTES
+            } else {
+                DEFAULT_MAX_BODY
             };
             assert!(cap >= floor, "{provider:?}");
             assert!(cap < 6 * 1000 * 1000, "{provider:?}");
