@@ -8,6 +8,7 @@ pub mod aws;
 pub mod channels;
 pub mod config;
 pub mod delivery;
+pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;

@@ -1,0 +1,8 @@
+//! Exports: one contact's conversation (PDF, CSV, TXT), bulk CSV of the
+//! business's timeline and a per-contact analytics CSV. Nothing is exported
+//! in an API response body: a job writes the file to S3 and `GET
+//! /exports/{id}` hands out a short-lived presigned URL (docs/exports.md).
+
+pub mod document;
+
+pub use document::{Document, Entry, EntryKind};
