@@ -236,7 +236,7 @@ impl Document {
 
 impl Entry {
     /// `[2026-10-21 09:14:01 +01:00] WhatsApp · inbound · Customer · read`,
-    /// then the text on the next lines.
+    /// then a message's text on the next lines; anything else on that one line.
     pub fn to_text(&self) -> String {
         let labels: Vec<&str> = [
             self.channel.as_str(),
@@ -247,9 +247,11 @@ impl Entry {
         .into_iter()
         .filter(|l| !l.is_empty())
         .collect();
-        let mut out = format!("[{}] {}\n", self.at, labels.join(" · "));
-        out.push_str(&self.text);
-        out.push('\n');
+        let head = format!("[{}] {}", self.at, labels.join(" · "));
+        if self.kind != EntryKind::Message {
+            return format!("{} · {}\n", head.trim_end(), self.text);
+        }
+        let mut out = format!("{head}\n{}\n", self.text);
         for attachment in &self.attachments {
             out.push_str(&format!("(attachment: {attachment})\n"));
         }
