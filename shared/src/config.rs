@@ -9,6 +9,11 @@ use thiserror::Error;
 pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const INGEST_QUEUE_URL: &str = "INGEST_QUEUE_URL";
 pub const BLOB_BUCKET: &str = "BLOB_BUCKET";
+/// Where finished exports go (under `exports/`), and the queue of export jobs.
+pub const EXPORT_BUCKET: &str = "EXPORT_BUCKET";
+pub const EXPORT_QUEUE_URL: &str = "EXPORT_QUEUE_URL";
+/// Days an export file and its job are kept (the bucket's lifecycle rule).
+pub const EXPORT_RETENTION_DAYS: &str = "EXPORT_RETENTION_DAYS";
 /// The ARN of the Secrets Manager secret holding the page-cursor key.
 pub const CURSOR_KEY_SECRET: &str = "CURSOR_KEY_SECRET";
 /// Which provider's webhooks an ingest function receives (`Provider::as_str`).

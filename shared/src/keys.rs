@@ -134,13 +134,25 @@ pub fn rate_window_key(
     (pk, format!("W#{}", instant(window_start)))
 }
 
+pub const EXPORT_JOB_SK: &str = "JOB";
+
+/// An export job (`shared::export`).
+pub fn export_pk(tenant: &str, export_id: &str) -> String {
+    format!("{}#EXPORT#{export_id}", tenant_pk(tenant))
+}
+
+/// The GSI3 partition of one shard of one UTC day.
+pub fn tenant_day_shard_pk(tenant: &str, day: chrono::NaiveDate, shard: u32) -> String {
+    format!("T#{tenant}#DAY#{}#{shard}", day.format("%Y-%m-%d"))
+}
+
 /// GSI3: a tenant's events by UTC day, sharded, for bulk export by date range.
 pub fn tenant_day_pk(tenant: &str, at: DateTime<Utc>, event_id: &str) -> String {
     let shard = event_id
         .bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
         % DAY_SHARDS;
-    format!("T#{tenant}#DAY#{}#{shard}", at.format("%Y-%m-%d"))
+    tenant_day_shard_pk(tenant, at.date_naive(), shard)
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ pub struct TestStack {
     pub functions: Arc<Functions>,
     pub gateway: Gateway,
     pub poller: QueuePoller,
+    /// The export worker's queue, as its event-source mapping reads it.
+    pub export_poller: QueuePoller,
 }
 
 #[derive(Debug)]
@@ -92,6 +94,18 @@ impl TestStack {
 
     /// A stack whose email ingest fetches SNS certificates from `endpoint`.
     pub async fn with_sns_endpoint(endpoint: Option<String>) -> Self {
+        Self::build(endpoint, None).await
+    }
+
+    /// A stack whose export worker renders PDFs with `pdf`.
+    pub async fn with_pdf(pdf: Arc<dyn shared::export::PdfRender>) -> Self {
+        Self::build(None, Some(pdf)).await
+    }
+
+    async fn build(
+        endpoint: Option<String>,
+        pdf: Option<Arc<dyn shared::export::PdfRender>>,
+    ) -> Self {
         let clients = LocalClients::from_env().expect("emulator endpoints");
         let template = Template::load_default().expect("template.yaml");
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
@@ -99,34 +113,39 @@ impl TestStack {
             .await
             .expect("provision local stack");
         let functions = Arc::new(
-            Functions::new(&clients, &template, &local, endpoint)
+            Functions::new(&clients, &template, &local, endpoint, pdf)
                 .await
                 .expect("functions"),
         );
         let tokens = DevTokens::new(b"integration-test-key".to_vec());
         let gateway = Gateway::new(template.routes(), functions.clone(), tokens);
-        let source = template
-            .queue_sources()
-            .into_iter()
-            .find(|s| s.queue == "IngestQueue")
-            .expect("ingest queue source");
-        let queue = local.queue("IngestQueue").expect("ingest queue").clone();
-        let poller = QueuePoller {
-            sqs: clients.sqs.clone(),
-            queue_url: queue.url,
-            queue_arn: queue.arn,
-            region: clients.region.clone(),
-            function: source.function,
-            batch_size: source.batch_size,
-            functions: functions.clone(),
-            retry_delay_secs: 0,
+        let poller_of = |queue: &str| {
+            let source = template
+                .queue_sources()
+                .into_iter()
+                .find(|s| s.queue == queue)
+                .expect("queue source");
+            let local_queue = local.queue(queue).expect("queue").clone();
+            QueuePoller {
+                sqs: clients.sqs.clone(),
+                queue_url: local_queue.url,
+                queue_arn: local_queue.arn,
+                region: clients.region.clone(),
+                function: source.function,
+                batch_size: source.batch_size,
+                functions: functions.clone(),
+                retry_delay_secs: 0,
+            }
         };
+        let poller = poller_of("IngestQueue");
+        let export_poller = poller_of("ExportQueue");
         Self {
             clients,
             local,
             functions,
             gateway,
             poller,
+            export_poller,
         }
     }
 
@@ -445,6 +464,20 @@ impl TestStack {
             total += outcome.received;
         }
         panic!("ingest queue did not drain");
+    }
+
+    /// Runs the export worker over the export queue until it is empty;
+    /// returns how many jobs it was handed.
+    pub async fn drain_exports(&self) -> usize {
+        let mut total = 0;
+        for _ in 0..50 {
+            let outcome = self.export_poller.poll_once(0).await.expect("poll");
+            if outcome.received == 0 {
+                return total;
+            }
+            total += outcome.received;
+        }
+        panic!("export queue did not drain");
     }
 
     /// The only contact of a tenant (most tests have exactly one).

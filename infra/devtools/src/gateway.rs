@@ -15,6 +15,7 @@ use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::api::{self, ApiDeps};
 use shared::config::{SNS_ENDPOINT_OVERRIDE, Settings};
+use shared::export::{self, ExportDeps, PdfRender};
 use shared::ingest::{self, IngestDeps};
 use shared::normalize::{self, BatchLimits, NormalizeDeps};
 use shared::store::Store;
@@ -40,16 +41,19 @@ enum Handler {
     Api(ApiDeps),
     /// With the function's timeout: each invocation's deadline.
     Normalize(NormalizeDeps, std::time::Duration),
+    Export(ExportDeps, std::time::Duration),
 }
 
 impl Functions {
     /// `sns_endpoint` stands in for AWS's SNS hosts (certificates,
-    /// subscription confirmations) in tests.
+    /// subscription confirmations) in tests; `pdf` renders PDF exports
+    /// (without it they fail, as the worker says).
     pub async fn new(
         clients: &LocalClients,
         template: &Template,
         stack: &LocalStack,
         sns_endpoint: Option<String>,
+        pdf: Option<Arc<dyn PdfRender>>,
     ) -> Result<Self, BoxError> {
         let resources = Arc::new(stack.resource_map());
         let local = LocalResources { stack, template };
@@ -80,6 +84,11 @@ impl Functions {
                     NormalizeDeps::from_settings(&aws, &settings).map_err(|e| failed(&e))?,
                     spec.timeout,
                 ),
+                "export" => Handler::Export(
+                    ExportDeps::from_settings(&aws, &settings, pdf.clone())
+                        .map_err(|e| failed(&e))?,
+                    spec.timeout,
+                ),
                 other => return Err(failed(&format!("no local runner for binary {other}")).into()),
             };
             handlers.insert(spec.logical_id, handler);
@@ -99,7 +108,7 @@ impl Functions {
         Some(match self.handlers.get(function)? {
             Handler::Ingest(deps) => ingest::handle(deps, request).await,
             Handler::Api(deps) => api::handle(deps, request).await,
-            Handler::Normalize(..) => return None,
+            Handler::Normalize(..) | Handler::Export(..) => return None,
         })
     }
 
@@ -110,6 +119,10 @@ impl Functions {
             Handler::Normalize(deps, timeout) => {
                 let deadline = tokio::time::Instant::now() + *timeout;
                 Some(normalize::handle_batch(deps, event, deadline, BatchLimits::default()).await)
+            }
+            Handler::Export(deps, timeout) => {
+                let deadline = tokio::time::Instant::now() + *timeout;
+                Some(export::worker::handle_batch(deps, event, deadline).await)
             }
             Handler::Ingest(_) | Handler::Api(_) => None,
         }

@@ -6,6 +6,7 @@ mod body;
 mod connections;
 mod contacts;
 mod cursor;
+mod exports;
 mod messages;
 mod params;
 mod settings;
@@ -13,6 +14,7 @@ mod staff;
 
 pub use auth::{Caller, GROUPS_CLAIM, Role, TENANT_CLAIM};
 pub use cursor::{CursorKey, CursorKeyError};
+pub use exports::{ExportTarget, MAX_RANGE_DAYS};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -23,6 +25,8 @@ use crate::store::Store;
 pub struct ApiDeps {
     pub store: Store,
     pub cursors: CursorKey,
+    /// `None` where the environment names no export queue and bucket.
+    pub exports: Option<ExportTarget>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +42,25 @@ impl ApiDeps {
         clients: &crate::aws::AwsClients,
         settings: &crate::config::Settings,
     ) -> Result<Self, ApiInitError> {
+        use crate::config::{EXPORT_BUCKET, EXPORT_QUEUE_URL};
         let secret = settings.required(crate::config::CURSOR_KEY_SECRET)?;
+        let exports = match (
+            settings.optional(EXPORT_QUEUE_URL),
+            settings.optional(EXPORT_BUCKET),
+        ) {
+            (Some(queue_url), Some(bucket)) => Some(ExportTarget {
+                sqs: clients.sqs.clone(),
+                queue_url: queue_url.to_string(),
+                s3: clients.s3.clone(),
+                bucket: bucket.to_string(),
+                keep: chrono::Duration::days(crate::export::retention_days(settings)?),
+            }),
+            _ => None,
+        };
         Ok(Self {
             store: Store::from_settings(clients, settings)?,
             cursors: CursorKey::from_secret(&clients.secrets, secret).await?,
+            exports,
         })
     }
 }
@@ -66,6 +85,9 @@ const API_ROUTES: &[&str] = &[
     "GET /connections",
     "POST /connections",
     "DELETE /connections/{connection}",
+    "POST /contacts/{contact}/exports",
+    "POST /exports",
+    "GET /exports/{export}",
 ];
 
 /// Every route of the HTTP API as (method, path template): this function's
@@ -142,6 +164,18 @@ async fn route(deps: &ApiDeps, request: &Request) -> Result<Response<Body>, ApiE
                 .unwrap_or_default()
                 .to_string();
             connections::delete(deps, &caller, &connection).await
+        }
+        "POST /contacts/{contact}/exports" => {
+            exports::conversation(deps, &caller, &contact()?, request).await
+        }
+        "POST /exports" => exports::bulk(deps, &caller, request).await,
+        "GET /exports/{export}" => {
+            let export = request
+                .path_parameters_ref()
+                .and_then(|p| p.first("export"))
+                .unwrap_or_default()
+                .to_string();
+            exports::get(deps, &caller, &export).await
         }
         // template.yaml sends every method a path has no route for here.
         key if key.ends_with(" /{proxy+}") => Err(method_not_allowed(request)),

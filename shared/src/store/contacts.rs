@@ -605,6 +605,21 @@ impl Store {
         }))
     }
 
+    /// The profile alone (one item read), without its identities.
+    pub async fn profile(
+        &self,
+        tenant: &str,
+        contact: &str,
+    ) -> Result<Option<ContactProfile>, StoreError> {
+        let pk = keys::contact_pk(tenant, contact);
+        match self.get(&pk, keys::PROFILE_SK).await? {
+            Some(item) => Ok(Some(
+                serde_dynamo::from_item::<_, ProfileItem>(item)?.profile,
+            )),
+            None => Ok(None),
+        }
+    }
+
     pub async fn contact_exists(&self, tenant: &str, contact: &str) -> Result<bool, StoreError> {
         Ok(self
             .get(&keys::contact_pk(tenant, contact), keys::PROFILE_SK)

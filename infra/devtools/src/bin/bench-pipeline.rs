@@ -50,7 +50,7 @@ async fn main() -> Result<(), BoxError> {
         ulid::Ulid::new().to_string().to_ascii_lowercase()
     );
     let stack = provision(&clients, &template, &prefix).await?;
-    let functions = Arc::new(Functions::new(&clients, &template, &stack, None).await?);
+    let functions = Arc::new(Functions::new(&clients, &template, &stack, None, None).await?);
     let gateway = Gateway::new(template.routes(), functions.clone(), DevTokens::random());
     let connection = Connection {
         connection_id: format!("{prefix}-wa"),

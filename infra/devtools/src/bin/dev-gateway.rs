@@ -38,7 +38,7 @@ async fn main() -> Result<(), BoxError> {
     let clients = LocalClients::from_env()?;
     let template = Template::load_default()?;
     let stack = provision(&clients, &template, "dev").await?;
-    let functions = Arc::new(Functions::new(&clients, &template, &stack, None).await?);
+    let functions = Arc::new(Functions::new(&clients, &template, &stack, None, None).await?);
     let tokens = DevTokens::random();
     let gateway = Arc::new(Gateway::new(
         template.routes(),
