@@ -406,11 +406,18 @@ async fn big_conversation(stack: &TestStack, messages: usize) -> String {
     stack.only_contact("salon").await
 }
 
-fn worker_deps(stack: &TestStack, s3: aws_sdk_s3::Client) -> ExportDeps {
+/// The export function's dependencies as `main` builds them (its calls
+/// recorded for the IAM check), sending through `faults`, with 5 MiB parts.
+fn worker_deps(stack: &TestStack, faults: &Faults) -> ExportDeps {
+    let aws = stack.clients.for_function_via(
+        "ExportFunction",
+        Arc::new(stack.local.resource_map()),
+        Some(faults.http_client()),
+    );
     ExportDeps {
-        store: stack.store().clone(),
-        s3,
-        sqs: stack.clients.sqs.clone(),
+        store: shared::store::Store::new(aws.dynamodb.clone(), stack.store().table_name()),
+        s3: aws.s3,
+        sqs: aws.sqs,
         bucket: stack.local.bucket("BlobBucket").unwrap().to_string(),
         queue_url: stack.local.queue("ExportQueue").unwrap().url.clone(),
         pdf: None,
@@ -473,7 +480,7 @@ async fn a_worker_cut_off_mid_upload_resumes_into_exactly_one_complete_file() {
     // The first part goes up; the second never arrives.
     let faults = Faults::new();
     faults.fail_after(When::PathContains("partNumber=2".into()), 0);
-    let cut_off = worker_deps(&stack, faults.s3());
+    let cut_off = worker_deps(&stack, &faults);
     let first = worker::run(&cut_off, &message, deadline(), 1).await;
     assert!(first.is_err(), "{first:?}");
     let job = stack
@@ -495,7 +502,7 @@ async fn a_worker_cut_off_mid_upload_resumes_into_exactly_one_complete_file() {
         When::PathContains("partNumber=1&".into()),
         Fault::Delay(std::time::Duration::ZERO),
     );
-    let resumed = worker_deps(&stack, watch.s3());
+    let resumed = worker_deps(&stack, &watch);
     let second = worker::run(&resumed, &message, deadline(), 2)
         .await
         .unwrap();
@@ -537,7 +544,7 @@ async fn a_duplicate_message_does_not_start_a_second_upload_while_the_first_runs
     // The first worker stops at its first part, holding the job.
     let faults = Faults::new();
     let gate = faults.hold_once(When::PathContains("partNumber=1".into()));
-    let first_deps = Arc::new(worker_deps(&stack, faults.s3()));
+    let first_deps = Arc::new(worker_deps(&stack, &faults));
     let first = {
         let deps = first_deps.clone();
         let message = message.clone();
@@ -545,7 +552,7 @@ async fn a_duplicate_message_does_not_start_a_second_upload_while_the_first_runs
     };
     gate.reached().await;
     let second = worker::run(
-        &worker_deps(&stack, stack.clients.s3.clone()),
+        &worker_deps(&stack, &Faults::new()),
         &message,
         deadline,
         1,
@@ -576,4 +583,116 @@ async fn a_job_that_cannot_succeed_fails_with_a_reason_and_leaves_no_upload() {
     assert!(job["error"].as_str().unwrap().contains("PDF"), "{job}");
     assert!(job.get("download").is_none());
     assert_eq!(uploads_in_progress(&stack).await, 0);
+}
+
+async fn queued_job(stack: &TestStack, maya: &str) -> JobMessage {
+    let reply = admin_post(
+        stack,
+        "salon",
+        &format!("/contacts/{maya}/exports"),
+        json!({"format": "csv"}),
+    )
+    .await;
+    // The API's message is taken off the queue: each test runs the worker itself.
+    let queue = stack.local.queue("ExportQueue").unwrap();
+    stack
+        .clients
+        .sqs
+        .purge_queue()
+        .queue_url(&queue.url)
+        .send()
+        .await
+        .unwrap();
+    JobMessage {
+        tenant: "salon".into(),
+        export_id: reply.json()["export_id"].as_str().unwrap().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_job_near_its_deadline_saves_and_continues_in_a_new_message() {
+    let stack = TestStack::new().await;
+    let maya = big_conversation(&stack, 120).await;
+    let message = queued_job(&stack, &maya).await;
+    let mut deps = worker_deps(&stack, &Faults::new());
+    // Less time left after the first part than the margin asks for.
+    deps.limits.margin = std::time::Duration::from_secs(3600);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+    let outcome = worker::run(&deps, &message, deadline, 1).await.unwrap();
+    assert_eq!(outcome, Outcome::Continued);
+    let job = stack
+        .store()
+        .export_job("salon", &message.export_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.progress.etags.len(), 1);
+    assert_eq!(job.status, shared::export::ExportStatus::Running);
+    assert_eq!(
+        stack.queue_depth("ExportQueue").await,
+        1,
+        "the continuation"
+    );
+
+    // The continuation (the deployed worker, 8 MiB parts) finishes the file.
+    assert_eq!(stack.drain_exports().await, 1);
+    let done = stack
+        .get(
+            &format!("/exports/{}", message.export_id),
+            &stack.token("salon", "admin"),
+        )
+        .await
+        .json();
+    let text = file(&stack, "salon", &done).await;
+    let rows = csv_rows(&text);
+    assert_eq!(rows.len(), 121, "a header and every message once");
+    let texts = column(&rows, "text");
+    for (i, text) in texts.iter().enumerate() {
+        assert!(
+            text.starts_with(&format!("{i:04} ")),
+            "row {i} out of place"
+        );
+    }
+    assert_eq!(done["rows"], 120);
+}
+
+#[tokio::test]
+async fn a_job_failing_on_its_last_delivery_is_marked_failed_and_its_upload_aborted() {
+    let stack = TestStack::new().await;
+    let maya = big_conversation(&stack, 120).await;
+    let message = queued_job(&stack, &maya).await;
+    let faults = Faults::new();
+    faults.fail_after(When::PathContains("partNumber=2".into()), 0);
+    let deps = worker_deps(&stack, &faults);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+    let last = deps.limits.max_receives;
+    assert!(
+        worker::run(&deps, &message, deadline, last - 1)
+            .await
+            .is_err(),
+        "retried"
+    );
+    assert_eq!(uploads_in_progress(&stack).await, 1, "kept for the retry");
+    let outcome = worker::run(&deps, &message, deadline, last).await.unwrap();
+    assert_eq!(outcome, Outcome::Failed);
+    assert_eq!(uploads_in_progress(&stack).await, 0, "aborted");
+    let job = stack
+        .get(
+            &format!("/exports/{}", message.export_id),
+            &stack.token("salon", "admin"),
+        )
+        .await
+        .json();
+    assert_eq!(job["status"], "failed");
+    assert!(
+        job["error"].as_str().unwrap().contains("request it again"),
+        "{job}"
+    );
+    assert!(job.get("download").is_none());
+    assert_eq!(
+        stack
+            .blob_count(&format!("exports/salon/{}", message.export_id))
+            .await,
+        0
+    );
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use shared::aws::AwsClients;
 
 use crate::BoxError;
@@ -65,25 +66,44 @@ impl LocalClients {
     /// The clients one function's handler gets: every call they make is
     /// recorded under the function's logical id for the IAM check.
     pub fn for_function(&self, function: &str, resources: Arc<ResourceMap>) -> AwsClients {
+        self.for_function_via(function, resources, None)
+    }
+
+    /// [`Self::for_function`], sending through `http` (a test's faulty
+    /// transport) instead of the real HTTP client.
+    pub fn for_function_via(
+        &self,
+        function: &str,
+        resources: Arc<ResourceMap>,
+        http: Option<SharedHttpClient>,
+    ) -> AwsClients {
         let recorder = CallRecorder::new(function, resources);
+        let via = |config: &SdkConfig| {
+            let mut builder = config.to_builder();
+            if let Some(http) = &http {
+                builder = builder.http_client(http.clone());
+            }
+            builder.build()
+        };
+        let (dynamodb_config, moto_config) = (via(&self.dynamodb_config), via(&self.moto_config));
         AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&self.dynamodb_config)
+                aws_sdk_dynamodb::config::Builder::from(&dynamodb_config)
                     .interceptor(recorder.clone())
                     .build(),
             ),
             sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(&self.moto_config)
+                aws_sdk_sqs::config::Builder::from(&moto_config)
                     .interceptor(recorder.clone())
                     .build(),
             ),
             s3: aws_sdk_s3::Client::from_conf(
-                shared::aws::s3_config(&self.moto_config)
+                shared::aws::s3_config(&moto_config)
                     .interceptor(recorder.clone())
                     .build(),
             ),
             secrets: aws_sdk_secretsmanager::Client::from_conf(
-                aws_sdk_secretsmanager::config::Builder::from(&self.moto_config)
+                aws_sdk_secretsmanager::config::Builder::from(&moto_config)
                     .interceptor(recorder)
                     .build(),
             ),
