@@ -2,6 +2,7 @@
 # Local AWS emulators for tests and the dev gateway:
 #   DynamoDB Local (Java, in memory, -sharedDb)  -> DYNAMODB_ENDPOINT
 #   moto_server (S3 + SQS on one endpoint)       -> MOTO_ENDPOINT
+#   ministack (S3 that checks presigned URLs)    -> MINISTACK_ENDPOINT
 # Each starts on a free port picked at start time; the endpoints and dummy
 # credentials are written to .local/emulators.env (KEY=VALUE lines).
 # Logs: .local/logs/{dynamodb,moto}.log   PIDs: .local/pids/{dynamodb,moto}.pid
@@ -30,6 +31,7 @@ signature() {
   case "$1" in
     dynamodb) echo "DynamoDBLocal.jar" ;;
     moto) echo "moto_server" ;;
+    ministack) echo "ministack" ;;
   esac
 }
 
@@ -99,12 +101,13 @@ stop_one() {
 cmd_stop() {
   stop_one dynamodb
   stop_one moto
+  stop_one ministack
   rm -f "$ENV_FILE"
 }
 
 cmd_status() {
   local name pid port any=0
-  for name in dynamodb moto; do
+  for name in dynamodb moto ministack; do
     if pid="$(alive "$name")"; then
       port="$(cat "$PIDS/$name.port" 2>/dev/null || echo '?')"
       echo "$name: running (pid $pid, http://127.0.0.1:$port)"
@@ -121,7 +124,7 @@ cmd_status() {
 fail_start() {
   local name
   log "$1"
-  for name in dynamodb moto; do
+  for name in dynamodb moto ministack; do
     if [ -f "$LOGS/$name.log" ]; then
       echo "----- last lines of $LOGS/$name.log -----" >&2
       tail -n 30 "$LOGS/$name.log" >&2 || true
@@ -132,9 +135,10 @@ fail_start() {
 }
 
 cmd_start() {
-  local jar_dir jar lib moto ddb_port moto_port pid name deadline ddb_ok=0 moto_ok=0
+  local jar_dir jar lib moto ministack ddb_port moto_port ms_port pid name deadline
+  local ddb_ok=0 moto_ok=0 ms_ok=0
 
-  if alive dynamodb >/dev/null || alive moto >/dev/null; then
+  if alive dynamodb >/dev/null || alive moto >/dev/null || alive ministack >/dev/null; then
     log "already running; restarting"
   fi
   cmd_stop
@@ -147,11 +151,15 @@ cmd_start() {
   lib="$jar_dir/DynamoDBLocal_lib"
   moto="$VENV/bin/moto_server"
   [ -x "$moto" ] || die "$moto not found; run infra/install.sh"
+  ministack="$LOCAL/ministack/bin/ministack"
+  [ -x "$ministack" ] || die "$ministack not found; run infra/install.sh"
 
   mkdir -p "$LOGS" "$PIDS"
   ddb_port="$(free_port)"
   moto_port="$(free_port)"
   while [ "$moto_port" = "$ddb_port" ]; do moto_port="$(free_port)"; done
+  ms_port="$(free_port)"
+  while [ "$ms_port" = "$ddb_port" ] || [ "$ms_port" = "$moto_port" ]; do ms_port="$(free_port)"; done
 
   # setsid: own session and process group, so a Ctrl-C in the terminal does
   # not hit the emulators directly (the caller's trap stops them) and stop
@@ -169,30 +177,38 @@ cmd_start() {
   echo $! >"$PIDS/moto.pid"
   echo "$moto_port" >"$PIDS/moto.port"
 
+  # Credentials test/test (its default) are the ones it verifies signatures with.
+  BIND_HOST=127.0.0.1 GATEWAY_PORT="$ms_port" MINISTACK_HOST=127.0.0.1 \
+    setsid "$ministack" </dev/null >"$LOGS/ministack.log" 2>&1 &
+  echo $! >"$PIDS/ministack.pid"
+  echo "$ms_port" >"$PIDS/ministack.port"
+
   deadline=$((SECONDS + START_TIMEOUT))
   while :; do
-    for name in dynamodb moto; do
+    for name in dynamodb moto ministack; do
       pid="$(cat "$PIDS/$name.pid")"
       running "$pid" || fail_start "$name exited during start-up"
     done
     [ "$ddb_ok" = 1 ] || { http_up "$ddb_port" && ddb_ok=1; } || true
     [ "$moto_ok" = 1 ] || { http_up "$moto_port" GET /moto-api/ && moto_ok=1; } || true
-    [ "$ddb_ok" = 1 ] && [ "$moto_ok" = 1 ] && break
+    [ "$ms_ok" = 1 ] || { http_up "$ms_port" GET / && ms_ok=1; } || true
+    [ "$ddb_ok" = 1 ] && [ "$moto_ok" = 1 ] && [ "$ms_ok" = 1 ] && break
     [ "$SECONDS" -lt "$deadline" ] ||
-      fail_start "emulators did not answer within ${START_TIMEOUT}s (dynamodb up: $ddb_ok, moto up: $moto_ok)"
+      fail_start "emulators did not answer within ${START_TIMEOUT}s (dynamodb up: $ddb_ok, moto up: $moto_ok, ministack up: $ms_ok)"
     sleep 0.2
   done
 
   cat >"$ENV_FILE.tmp" <<EOF
 DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
 MOTO_ENDPOINT=http://127.0.0.1:$moto_port
+MINISTACK_ENDPOINT=http://127.0.0.1:$ms_port
 AWS_ACCESS_KEY_ID=test
 AWS_SECRET_ACCESS_KEY=test
 AWS_REGION=us-east-1
 AWS_DEFAULT_REGION=us-east-1
 EOF
   mv "$ENV_FILE.tmp" "$ENV_FILE"
-  log "dynamodb on http://127.0.0.1:$ddb_port (pid $(cat "$PIDS/dynamodb.pid")), moto on http://127.0.0.1:$moto_port (pid $(cat "$PIDS/moto.pid")); env in .local/emulators.env"
+  log "dynamodb on http://127.0.0.1:$ddb_port (pid $(cat "$PIDS/dynamodb.pid")), moto on http://127.0.0.1:$moto_port (pid $(cat "$PIDS/moto.pid")), ministack on http://127.0.0.1:$ms_port; env in .local/emulators.env"
 }
 
 case "${1:-}" in

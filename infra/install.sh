@@ -126,6 +126,21 @@ if ! stamp_ok pip-test "$test_hash" || [ ! -x "$VENV/bin/moto_server" ] || [ ! -
   stamp_set pip-test "$test_hash"
 fi
 
+# ministack (presigned-URL checks) pins its own botocore: a venv of its own.
+MINISTACK_VENV="$LOCAL/ministack"
+make_ministack() {
+  rm -rf "$MINISTACK_VENV"
+  "$PY" -m venv "$MINISTACK_VENV"
+  "$MINISTACK_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "pip==$PIP_VERSION"
+  "$MINISTACK_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r "$INFRA/requirements-ministack.txt"
+}
+ministack_hash="$(printf '%s\n%s\n' "$py_id" "$(hash_of "$INFRA/requirements-ministack.txt")" | sha256sum | cut -d' ' -f1)"
+if ! stamp_ok ministack "$ministack_hash" || [ ! -x "$MINISTACK_VENV/bin/ministack" ]; then
+  step "pip install -r infra/requirements-ministack.txt (.local/ministack)" make_ministack
+  stamp_set ministack "$ministack_hash"
+fi
+
 if [ "$with_tools" = 1 ]; then
   tools_hash="$(hash_of "$INFRA/requirements-tools.txt" "$INFRA/requirements-test.txt" "$INFRA/constraints.txt")"
   if ! stamp_ok pip-tools "$tools_hash" || [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/cargo-lambda" ]; then

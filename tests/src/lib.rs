@@ -94,19 +94,31 @@ impl TestStack {
 
     /// A stack whose email ingest fetches SNS certificates from `endpoint`.
     pub async fn with_sns_endpoint(endpoint: Option<String>) -> Self {
-        Self::build(endpoint, None).await
+        Self::build(endpoint, None, None).await
     }
 
     /// A stack whose export worker renders PDFs with `pdf`.
     pub async fn with_pdf(pdf: Arc<dyn shared::export::PdfRender>) -> Self {
-        Self::build(None, Some(pdf)).await
+        Self::build(None, Some(pdf), None).await
+    }
+
+    /// A stack whose S3 (buckets, presigned URLs) is ministack
+    /// (`MINISTACK_ENDPOINT`), which checks signatures and expiry as S3 does.
+    pub async fn with_signature_checking_s3() -> Self {
+        let endpoint = std::env::var("MINISTACK_ENDPOINT")
+            .expect("MINISTACK_ENDPOINT is not set: run through infra/test.sh");
+        Self::build(None, None, Some(endpoint)).await
     }
 
     async fn build(
         endpoint: Option<String>,
         pdf: Option<Arc<dyn shared::export::PdfRender>>,
+        s3_endpoint: Option<String>,
     ) -> Self {
-        let clients = LocalClients::from_env().expect("emulator endpoints");
+        let mut clients = LocalClients::from_env().expect("emulator endpoints");
+        if let Some(s3) = s3_endpoint {
+            clients = clients.with_s3_endpoint(&s3);
+        }
         let template = Template::load_default().expect("template.yaml");
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
         let local = provision(&clients, &template, &prefix)

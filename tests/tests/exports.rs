@@ -551,14 +551,9 @@ async fn a_duplicate_message_does_not_start_a_second_upload_while_the_first_runs
         tokio::spawn(async move { worker::run(&deps, &message, deadline, 1).await })
     };
     gate.reached().await;
-    let second = worker::run(
-        &worker_deps(&stack, &Faults::new()),
-        &message,
-        deadline,
-        1,
-    )
-    .await
-    .unwrap();
+    let second = worker::run(&worker_deps(&stack, &Faults::new()), &message, deadline, 1)
+        .await
+        .unwrap();
     assert_eq!(second, Outcome::Busy);
     assert_eq!(uploads_in_progress(&stack).await, 1, "one upload only");
     gate.open();

@@ -21,6 +21,8 @@ pub struct LocalClients {
     pub region: String,
     dynamodb_config: SdkConfig,
     moto_config: SdkConfig,
+    /// moto's, unless [`Self::with_s3_endpoint`] chose another S3.
+    s3_config: SdkConfig,
 }
 
 impl LocalClients {
@@ -59,7 +61,19 @@ impl LocalClients {
             secrets: aws_sdk_secretsmanager::Client::new(&moto_config),
             region,
             dynamodb_config,
+            s3_config: moto_config.clone(),
             moto_config,
+        }
+    }
+
+    /// The same clients with S3 at `endpoint` (ministack, which checks
+    /// presigned URLs' signatures and expiry); SQS stays on moto.
+    pub fn with_s3_endpoint(&self, endpoint: &str) -> Self {
+        let s3_config = self.moto_config.to_builder().endpoint_url(endpoint).build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(shared::aws::s3_config(&s3_config).build()),
+            s3_config,
+            ..self.clone()
         }
     }
 
@@ -85,7 +99,11 @@ impl LocalClients {
             }
             builder.build()
         };
-        let (dynamodb_config, moto_config) = (via(&self.dynamodb_config), via(&self.moto_config));
+        let (dynamodb_config, moto_config, s3_config) = (
+            via(&self.dynamodb_config),
+            via(&self.moto_config),
+            via(&self.s3_config),
+        );
         AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(
                 aws_sdk_dynamodb::config::Builder::from(&dynamodb_config)
@@ -98,7 +116,7 @@ impl LocalClients {
                     .build(),
             ),
             s3: aws_sdk_s3::Client::from_conf(
-                shared::aws::s3_config(&moto_config)
+                shared::aws::s3_config(&s3_config)
                     .interceptor(recorder.clone())
                     .build(),
             ),
