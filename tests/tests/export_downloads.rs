@@ -163,7 +163,7 @@ async fn every_get_signs_a_new_url_and_the_audit_log_has_each() {
         .unwrap()
         .iter()
         .filter(|e| {
-            e["action"] == "export.url_issued" && e["detail"].as_str().unwrap().contains(id)
+            e["action"] == "export_url_issued" && e["detail"].as_str().unwrap().contains(id)
         })
         .count();
     assert_eq!(issued, 2);

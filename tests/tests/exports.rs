@@ -253,7 +253,7 @@ async fn only_admins_export_and_only_their_own_tenant_sees_a_job() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert!(actions.contains(&"export.requested"), "{audit}");
+    assert!(actions.contains(&"export_requested"), "{audit}");
 }
 
 #[tokio::test]

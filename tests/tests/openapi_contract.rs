@@ -605,6 +605,77 @@ async fn walk_every_route() {
     let reply = send(&stack, "POST", &split, &agent, &[], Some(moved)).await;
     expect(&reply, 400);
     contract.check("POST", "/contacts/{contact}/split", &reply);
+    // Exports: queued, refused, then done with a download URL.
+    let exports = format!("/contacts/{contact}/exports");
+    let body = json!({ "format": "csv", "channels": ["whatsapp"], "include_notes": true });
+    let reply = send(&stack, "POST", &exports, &admin, &[], Some(body.clone())).await;
+    expect(&reply, 202);
+    contract.check("POST", "/contacts/{contact}/exports", &reply);
+    let export_id = reply.json()["export_id"]
+        .as_str()
+        .expect("export id")
+        .to_string();
+    let reply = send(&stack, "POST", &exports, &agent, &[], Some(body)).await;
+    expect(&reply, 403);
+    contract.check("POST", "/contacts/{contact}/exports", &reply);
+    let reply = send(
+        &stack,
+        "POST",
+        &exports,
+        &admin,
+        &[],
+        Some(json!({ "format": "doc" })),
+    )
+    .await;
+    expect(&reply, 400);
+    contract.check("POST", "/contacts/{contact}/exports", &reply);
+    let nobody = format!("/contacts/{}/exports", ulid::Ulid::new());
+    let reply = send(
+        &stack,
+        "POST",
+        &nobody,
+        &admin,
+        &[],
+        Some(json!({ "format": "txt" })),
+    )
+    .await;
+    expect(&reply, 404);
+    contract.check("POST", "/contacts/{contact}/exports", &reply);
+    let range = json!({ "from": "2026-01-01T00:00:00Z", "to": "2026-12-31T00:00:00Z", "dataset": "contacts" });
+    let reply = send(&stack, "POST", "/exports", &admin, &[], Some(range.clone())).await;
+    expect(&reply, 202);
+    contract.check("POST", "/exports", &reply);
+    let reply = send(&stack, "POST", "/exports", &agent, &[], Some(range)).await;
+    expect(&reply, 403);
+    contract.check("POST", "/exports", &reply);
+    let reply = send(
+        &stack,
+        "POST",
+        "/exports",
+        &admin,
+        &[],
+        Some(json!({ "to": "2026-12-31T00:00:00Z" })),
+    )
+    .await;
+    expect(&reply, 400);
+    contract.check("POST", "/exports", &reply);
+    let job = format!("/exports/{export_id}");
+    let reply = get(&stack, &job, &admin).await;
+    expect(&reply, 200);
+    assert_eq!(reply.json()["status"], "queued");
+    contract.check("GET", "/exports/{export}", &reply);
+    assert_eq!(Box::pin(stack.drain_exports()).await, 2);
+    let reply = get(&stack, &job, &admin).await;
+    expect(&reply, 200);
+    assert!(reply.json()["download"]["url"].is_string(), "{reply:?}");
+    contract.check("GET", "/exports/{export}", &reply);
+    let reply = get(&stack, &job, &agent).await;
+    expect(&reply, 403);
+    contract.check("GET", "/exports/{export}", &reply);
+    let reply = get(&stack, "/exports/not-an-id", &admin).await;
+    expect(&reply, 404);
+    contract.check("GET", "/exports/{export}", &reply);
+
     let reply = get(&stack, "/audit", &admin).await;
     expect(&reply, 200);
     contract.check("GET", "/audit", &reply);

@@ -315,7 +315,7 @@ async fn queue(
 ) -> Result<Response<Body>, ApiError> {
     let target = target(deps)?;
     let tenant = &caller.tenant_id;
-    let mut audit = AuditEntry::by(&caller.user_id, "export.requested", described(&job));
+    let mut audit = AuditEntry::by(&caller.user_id, "export_requested", described(&job));
     audit.at = job.requested_at;
     audit.contact_id = job.contact_id.clone().unwrap_or_default();
     deps.store
@@ -373,7 +373,7 @@ pub async fn get(
         .map_err(ApiError::Upstream)?;
         let mut audit = AuditEntry::by(
             &caller.user_id,
-            "export.url_issued",
+            "export_url_issued",
             format!(
                 "download URL of export {export_id}, valid until {}",
                 expires_at.to_rfc3339()
