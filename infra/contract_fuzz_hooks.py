@@ -7,8 +7,9 @@ shape, so a request the document calls valid is one the API can accept.
            calls valid gets a real cursor of that listing instead.
   stage    must be one of the tenant's stages (PUT /settings changes them
            during the run): a valid request gets one, read just before.
-  from/to  the timeline's range must not end before it starts (400), which
-           no schema can say: a valid request gets them in order.
+  from/to  the timeline's and exports' ranges must not end before they
+           start (400), and a bulk export's spans at most 366 days, which no
+           schema can say: a valid request gets them in order and in bounds.
 
 Requests generated to be invalid are left as they are. Standard library
 and schemathesis only; reads API_URL, DEV_ADMIN_TOKEN and FUZZ_CURSOR_*.
@@ -53,6 +54,23 @@ def _instant(text):
         return None
 
 
+def _range_in_bounds(body, max_days):
+    """`from` no later than `to`, and at most `max_days` apart."""
+    start, end = body.get("from"), body.get("to")
+    if start is None or end is None:
+        return
+    start, end = _instant(start), _instant(end)
+    if start is None or end is None:
+        # Python cannot read it (a leap second): a range it can.
+        body["from"], body["to"] = "2026-10-01T00:00:00Z", "2026-10-31T00:00:00Z"
+        return
+    if start > end:
+        body["from"], body["to"] = body["to"], body["from"]
+        start, end = end, start
+    if max_days is not None and end - start > datetime.timedelta(days=max_days):
+        body["to"] = body["from"]
+
+
 @schemathesis.hook
 def map_case(context, case):
     label = case.operation.label
@@ -69,6 +87,13 @@ def map_case(context, case):
             del case.query["to"]
         elif start > end:
             case.query["from"], case.query["to"] = case.query["to"], case.query["from"]
+    if label in ("POST /contacts/{contact}/exports", "POST /exports") and _positive(
+        case, ParameterLocation.BODY
+    ) and isinstance(case.body, dict):
+        _range_in_bounds(case.body, 366 if label == "POST /exports" else None)
+        if label == "POST /exports" and isinstance(case.body.get("stage"), str):
+            stages = _stages()
+            case.body["stage"] = stages[len(case.body["stage"]) % len(stages)]
     if label in CURSORS and isinstance(case.query, dict) and case.query.get("cursor"):
         if _positive(case, ParameterLocation.QUERY):
             real = CURSORS[label]

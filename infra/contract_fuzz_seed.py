@@ -4,6 +4,7 @@ created through the public API of the running stack. Prints KEY=VALUE lines:
   FUZZ_CONTACT          a contact of the demo story, once the demo deliveries
                         are normalized (the queue poller works in the background)
   FUZZ_CONNECTION       a new connection of the demo tenant, for the fuzz to delete
+  FUZZ_EXPORT           an export job of the demo contact
   FUZZ_CURSOR_CONTACTS, FUZZ_CURSOR_TIMELINE, FUZZ_CURSOR_MESSAGES,
   FUZZ_CURSOR_AUDIT     a next_cursor of each listing (contract_fuzz_hooks.py)
 
@@ -58,7 +59,9 @@ def main():
     # Two connections: one the fuzz may delete, and audit entries to page through.
     call("POST", "/connections", {"provider": "calcom", "external_id": "contract-fuzz-kept"})
     doomed = call("POST", "/connections", {"provider": "calcom", "external_id": "contract-fuzz"})
+    export = call("POST", "/contacts/%s/exports" % contact, {"format": "txt"})
     values = {
+        "FUZZ_EXPORT": export["export_id"],
         "FUZZ_CONTACT": contact,
         "FUZZ_CONNECTION": doomed["connection_id"],
         "FUZZ_CURSOR_CONTACTS": cursor("/contacts?limit=1"),
