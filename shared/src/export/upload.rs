@@ -21,6 +21,9 @@ pub enum UploadError {
     TooLarge,
 }
 
+/// The smallest part S3 takes (but the last).
+pub const MIN_PART_BYTES: usize = 5 << 20;
+
 /// S3 takes 10,000 parts; we stop at half (40 GiB in 8 MiB parts), which
 /// keeps the saved ETags well within one item.
 pub const MAX_PARTS: usize = 5_000;
@@ -106,6 +109,10 @@ impl MultipartFile {
 
     pub fn push(&mut self, bytes: &[u8]) {
         self.buffer.extend_from_slice(bytes);
+    }
+
+    pub fn bytes_buffered(&self) -> usize {
+        self.buffer.len()
     }
 
     /// A part's worth is buffered: send it with [`Self::send_part`].

@@ -23,7 +23,7 @@ use super::csv as rows;
 use super::document::{Document, Entry, local_time};
 use super::job::Progress;
 use super::sources::{CONTACT_COLUMNS, Source, SourceContext};
-use super::upload::{self, MultipartFile, Target, UploadError};
+use super::upload::{self, MIN_PART_BYTES, MultipartFile, Target, UploadError};
 use super::{Dataset, ExportFilters, ExportJob, Format, PdfRender};
 use crate::store::{ContactProfile, Store, StoreError};
 
@@ -200,10 +200,6 @@ pub async fn run(
 ) -> Result<Outcome, ExportError> {
     let (tenant, id) = (message.tenant.as_str(), message.export_id.as_str());
     let store = &deps.store;
-    match store.export_job(tenant, id).await? {
-        Some(job) if job.status.is_open() => {}
-        _ => return Ok(Outcome::Gone),
-    }
     let owner = Ulid::new().to_string();
     let now = Utc::now();
     let lease = chrono::Duration::from_std(deps.limits.lease).unwrap_or_default();
@@ -211,7 +207,10 @@ pub async fn run(
         .claim_export(tenant, id, &owner, now, now + lease)
         .await?
     else {
-        return Ok(Outcome::Busy);
+        return Ok(match store.export_job(tenant, id).await? {
+            Some(job) if job.status.is_open() => Outcome::Busy,
+            _ => Outcome::Gone,
+        });
     };
     let target = Target {
         bucket: deps.bucket.clone(),
@@ -346,7 +345,11 @@ impl Worker<'_> {
                 file.push(&row.bytes);
                 progress.cursor = Some(row.cursor);
                 progress.rows += u64::from(!row.bytes.is_empty());
-                if !file.part_ready() {
+                // Near the deadline a smaller part (S3 takes 5 MiB) saves
+                // what was read, so the continuation does not read it again.
+                let short_of_time = file.bytes_buffered() >= MIN_PART_BYTES
+                    && self.time_left() < self.deps.limits.margin;
+                if !file.part_ready() && !short_of_time {
                     continue;
                 }
                 if let Err(e) = file.send_part().await {
@@ -358,16 +361,18 @@ impl Worker<'_> {
                 if !self.save(&progress).await? {
                     return Ok(Produced::LostLease);
                 }
-                let left = self
-                    .deadline
-                    .saturating_duration_since(tokio::time::Instant::now());
-                if left < self.deps.limits.margin {
+                if self.time_left() < self.deps.limits.margin {
                     return Ok(Produced::Paused);
                 }
             }
         }
         progress.bytes = file.finish().await?;
         Ok(Produced::Finished(progress))
+    }
+
+    fn time_left(&self) -> Duration {
+        self.deadline
+            .saturating_duration_since(tokio::time::Instant::now())
     }
 
     /// The upload to continue (from saved progress) or a new one.
