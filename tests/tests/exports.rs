@@ -69,7 +69,9 @@ async fn salon(stack: &TestStack) -> (String, String) {
             "PUT",
             "/settings",
             &[("authorization", &format!("Bearer {auth}"))],
-            json!({"timezone": "Europe/London"}).to_string().as_bytes(),
+            json!({"timezone": "Europe/London", "business_name": "Salon Élan"})
+                .to_string()
+                .as_bytes(),
         )
         .await;
     assert_eq!(settings.status, 200, "{settings:?}");

@@ -85,6 +85,7 @@ pub async fn seed(store: &Store, tokens: &DevTokens, api_url: &str) -> Result<Se
             &TenantSettings {
                 timezone: TIMEZONE.to_string(),
                 phone_region: Some(PHONE_REGION.to_string()),
+                business_name: Some("Studio Lumière (demo)".to_string()),
                 ..TenantSettings::default()
             },
         )

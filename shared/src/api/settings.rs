@@ -13,6 +13,7 @@ use crate::store::{AuditEntry, TenantSettings};
 
 const MAX_STAGES: usize = 20;
 const MAX_STAGE_CHARS: usize = 40;
+const MAX_BUSINESS_NAME_CHARS: usize = 100;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +24,9 @@ struct SettingsUpdate {
     phone_region: Option<String>,
     #[serde(default, deserialize_with = "body::present")]
     stages: Option<Vec<String>>,
+    /// Shown on exports; left out, the current one stays.
+    #[serde(default, deserialize_with = "body::present")]
+    business_name: Option<String>,
 }
 
 pub async fn get(deps: &ApiDeps, caller: &Caller) -> Result<Response<Body>, ApiError> {
@@ -69,6 +73,9 @@ fn changes(before: &TenantSettings, after: &TenantSettings) -> String {
             region(before),
             region(after)
         ));
+    }
+    if before.business_name != after.business_name {
+        changed.push("business_name".into());
     }
     if before.stages != after.stages {
         changed.push(format!("stages {} -> {}", stages(before), stages(after)));
@@ -125,10 +132,25 @@ fn validate(update: SettingsUpdate, current: TenantSettings) -> Result<TenantSet
             stages
         }
     };
+    let business_name = match update.business_name {
+        None => current.business_name,
+        Some(name) => {
+            if !body::is_trimmed_name(&name) || name.chars().count() > MAX_BUSINESS_NAME_CHARS {
+                return Err(ApiError::bad_request(
+                    "business_name",
+                    format!(
+                        "1 to {MAX_BUSINESS_NAME_CHARS} characters, without blank at either end"
+                    ),
+                ));
+            }
+            Some(name)
+        }
+    };
     Ok(TenantSettings {
         timezone,
         phone_region,
         stages,
+        business_name,
     })
 }
 
@@ -141,6 +163,7 @@ mod tests {
             timezone: timezone.into(),
             phone_region: region.map(Into::into),
             stages: stages.map(|s| s.into_iter().map(Into::into).collect()),
+            business_name: None,
         }
     }
 
@@ -216,6 +239,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.stages, ["first call", "won"]);
+    }
+
+    #[test]
+    fn a_business_name_is_a_trimmed_name_and_stays_when_left_out() {
+        let named = |name: &str| SettingsUpdate {
+            business_name: Some(name.into()),
+            ..update("UTC", None, None)
+        };
+        let set = validate(named("Salon Élan"), TenantSettings::default()).unwrap();
+        assert_eq!(set.business_name.as_deref(), Some("Salon Élan"));
+        let kept = validate(update("UTC", None, None), set.clone()).unwrap();
+        assert_eq!(kept.business_name.as_deref(), Some("Salon Élan"));
+        for bad in ["", " Salon", &"x".repeat(101)] {
+            let refused = validate(named(bad), TenantSettings::default());
+            assert_eq!(field(refused), "business_name", "{bad:?}");
+        }
+        assert_eq!(changes(&TenantSettings::default(), &set), "business_name");
     }
 
     #[test]

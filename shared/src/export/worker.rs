@@ -25,7 +25,7 @@ use super::job::Progress;
 use super::sources::{CONTACT_COLUMNS, Source, SourceContext};
 use super::upload::{self, MIN_PART_BYTES, MultipartFile, Target, UploadError};
 use super::{Dataset, ExportFilters, ExportJob, Format, PdfRender};
-use crate::store::{ContactProfile, Store, StoreError};
+use crate::store::{ContactProfile, Store, StoreError, TenantSettings};
 
 /// Most entries a PDF holds; longer conversations export as CSV or TXT, or
 /// over a shorter period.
@@ -317,7 +317,7 @@ impl Worker<'_> {
             now: Utc::now(),
         };
         if self.job.format == Format::Pdf {
-            return self.pdf(&ctx, contact.as_ref()).await;
+            return self.pdf(&ctx, &settings, contact.as_ref()).await;
         }
         // Completed before, but the crash came before the job said so.
         if self.job.progress.upload_id.is_some()
@@ -330,7 +330,7 @@ impl Worker<'_> {
             if self.job.filters.bom && self.job.format == Format::Csv {
                 file.push(rows::BOM);
             }
-            file.push(&self.preamble(contact.as_ref(), tz));
+            file.push(&self.preamble(&settings, contact.as_ref()));
         }
         let mut source = Source::new(
             self.job.dataset,
@@ -411,21 +411,30 @@ impl Worker<'_> {
     }
 
     /// What comes before the rows: the CSV header, or the TXT title block.
-    fn preamble(&self, contact: Option<&ContactProfile>, tz: Tz) -> Vec<u8> {
+    fn preamble(&self, settings: &TenantSettings, contact: Option<&ContactProfile>) -> Vec<u8> {
         match (self.job.format, self.job.dataset) {
             (Format::Csv, Dataset::Contacts) => rows::header(&CONTACT_COLUMNS),
             (Format::Csv, _) => rows::header(&rows::EVENT_COLUMNS),
             (Format::Txt | Format::Pdf, _) => self
-                .document(contact, tz, Vec::new())
+                .document(settings, contact, Vec::new())
                 .to_text()
                 .into_bytes(),
         }
     }
 
-    fn document(&self, contact: Option<&ContactProfile>, tz: Tz, entries: Vec<Entry>) -> Document {
+    fn document(
+        &self,
+        settings: &TenantSettings,
+        contact: Option<&ContactProfile>,
+        entries: Vec<Entry>,
+    ) -> Document {
+        let tz = settings.tz();
         let contact_id = contact.map(|c| c.contact_id.clone()).unwrap_or_default();
         Document {
-            business: self.tenant.to_string(),
+            business: settings
+                .business_name
+                .clone()
+                .unwrap_or_else(|| self.tenant.to_string()),
             contact: contact
                 .and_then(|c| c.display_name.clone())
                 .unwrap_or_else(|| contact_id.clone()),
@@ -442,6 +451,7 @@ impl Worker<'_> {
     async fn pdf(
         &self,
         ctx: &SourceContext<'_>,
+        settings: &TenantSettings,
         contact: Option<&ContactProfile>,
     ) -> Result<Produced, ExportError> {
         let renderer = self.deps.pdf.as_ref().ok_or_else(|| {
@@ -482,7 +492,7 @@ impl Worker<'_> {
             }
         }
         let rows = entries.len() as u64;
-        let document = self.document(contact, ctx.tz, entries);
+        let document = self.document(settings, contact, entries);
         let pdf = renderer
             .render_pdf(&document)
             .map_err(|e| ExportError::Refused(format!("the PDF could not be made: {e}")))?;

@@ -15,6 +15,9 @@ pub struct TenantSettings {
     /// The lead stages staff move contacts through, in order.
     #[serde(default = "default_stages")]
     pub stages: Vec<String>,
+    /// The business's name as exports show it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_name: Option<String>,
 }
 
 /// A salon's usual funnel; each business may replace it.
@@ -37,6 +40,7 @@ impl Default for TenantSettings {
             timezone: "UTC".to_string(),
             phone_region: None,
             stages: default_stages(),
+            business_name: None,
         }
     }
 }
