@@ -467,29 +467,13 @@ impl TestStack {
     /// Runs the normalize function over the ingest queue until it is empty;
     /// returns how many records it was handed.
     pub async fn drain(&self) -> usize {
-        let mut total = 0;
-        for _ in 0..50 {
-            let outcome = self.poller.poll_once(0).await.expect("poll");
-            if outcome.received == 0 {
-                return total;
-            }
-            total += outcome.received;
-        }
-        panic!("ingest queue did not drain");
+        drain(&self.poller).await
     }
 
     /// Runs the export worker over the export queue until it is empty;
     /// returns how many jobs it was handed.
     pub async fn drain_exports(&self) -> usize {
-        let mut total = 0;
-        for _ in 0..50 {
-            let outcome = self.export_poller.poll_once(0).await.expect("poll");
-            if outcome.received == 0 {
-                return total;
-            }
-            total += outcome.received;
-        }
-        panic!("export queue did not drain");
+        drain(&self.export_poller).await
     }
 
     /// The only contact of a tenant (most tests have exactly one).
@@ -537,6 +521,18 @@ impl TestStack {
 }
 
 /// A batch of records, as SQS hands it to a function.
+async fn drain(poller: &QueuePoller) -> usize {
+    let mut total = 0;
+    for _ in 0..50 {
+        let outcome = poller.poll_once(0).await.expect("poll");
+        if outcome.received == 0 {
+            return total;
+        }
+        total += outcome.received;
+    }
+    panic!("{} did not drain", poller.queue_url);
+}
+
 pub fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = records;

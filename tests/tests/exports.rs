@@ -24,20 +24,30 @@ async fn admin_post(stack: &TestStack, tenant: &str, path: &str, body: Value) ->
         .await
 }
 
+/// Exports the contact's conversation with `body` (see [`export`]).
+async fn export_conversation(stack: &TestStack, contact: &str, body: Value) -> Value {
+    export(stack, &format!("/contacts/{contact}/exports"), body).await
+}
+
+/// The job as `GET /exports/{id}` shows an admin of the salon.
+async fn shown_job(stack: &TestStack, id: &str) -> Value {
+    let reply = stack
+        .get(&format!("/exports/{id}"), &stack.token("salon", "admin"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.json()
+}
+
 /// Requests an export, runs the worker, and returns the finished job.
-async fn export(stack: &TestStack, tenant: &str, path: &str, body: Value) -> Value {
-    let reply = admin_post(stack, tenant, path, body).await;
+async fn export(stack: &TestStack, path: &str, body: Value) -> Value {
+    let reply = admin_post(stack, "salon", path, body).await;
     assert_eq!(reply.status, 202, "{reply:?}");
     let job = reply.json();
     assert_eq!(job["status"], "queued");
     let id = job["export_id"].as_str().unwrap().to_string();
     assert_eq!(reply.header("location"), format!("/exports/{id}"));
     assert_eq!(stack.drain_exports().await, 1);
-    let done = stack
-        .get(&format!("/exports/{id}"), &stack.token(tenant, "admin"))
-        .await;
-    assert_eq!(done.status, 200, "{done:?}");
-    done.json()
+    shown_job(stack, &id).await
 }
 
 async fn file(stack: &TestStack, tenant: &str, job: &Value) -> String {
@@ -132,13 +142,7 @@ fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
 async fn a_conversation_exports_as_csv_with_local_times_and_neutralized_formulas() {
     let stack = TestStack::new().await;
     let (maya, _) = salon(&stack).await;
-    let job = export(
-        &stack,
-        "salon",
-        &format!("/contacts/{maya}/exports"),
-        json!({"format": "csv"}),
-    )
-    .await;
+    let job = export_conversation(&stack, &maya, json!({"format": "csv"})).await;
     let download = &job["download"];
     let url = download["url"].as_str().unwrap();
     assert!(url.contains("X-Amz-Expires=3600"), "{url}");
@@ -169,10 +173,9 @@ async fn a_conversation_exports_as_csv_with_local_times_and_neutralized_formulas
     assert_eq!(column(&rows, "direction")[3], "outbound");
     assert!(!text.contains("ammonia"), "internal notes only on request");
 
-    let with_notes = export(
+    let with_notes = export_conversation(
         &stack,
-        "salon",
-        &format!("/contacts/{maya}/exports"),
+        &maya,
         json!({"format": "csv", "include_notes": true, "bom": true}),
     )
     .await;
@@ -185,10 +188,9 @@ async fn a_conversation_exports_as_csv_with_local_times_and_neutralized_formulas
 async fn a_conversation_exports_as_text() {
     let stack = TestStack::new().await;
     let (maya, _) = salon(&stack).await;
-    let job = export(
+    let job = export_conversation(
         &stack,
-        "salon",
-        &format!("/contacts/{maya}/exports"),
+        &maya,
         json!({"format": "txt", "channels": ["whatsapp"], "from": "2026-10-21T10:00:30Z"}),
     )
     .await;
@@ -316,7 +318,7 @@ async fn bulk_exports_filter_by_channel_type_and_stage_across_contacts() {
         body
     };
 
-    let all = export(&stack, "salon", "/exports", range.clone()).await;
+    let all = export(&stack, "/exports", range.clone()).await;
     let rows = csv_rows(&file(&stack, "salon", &all).await);
     let contacts = column(&rows, "contact_id");
     assert_eq!(
@@ -331,19 +333,12 @@ async fn bulk_exports_filter_by_channel_type_and_stage_across_contacts() {
     assert_eq!(times, sorted, "in time order across the day's shards");
     assert_eq!(column(&rows, "text").last().unwrap(), "'-1 for the price?");
 
-    let sms = export(
-        &stack,
-        "salon",
-        "/exports",
-        with(json!({"channels": ["sms"]})),
-    )
-    .await;
+    let sms = export(&stack, "/exports", with(json!({"channels": ["sms"]}))).await;
     let rows = csv_rows(&file(&stack, "salon", &sms).await);
     assert_eq!(column(&rows, "contact_id"), std::slice::from_ref(&leo));
 
     let notes = export(
         &stack,
-        "salon",
         "/exports",
         with(json!({"event_types": ["note"], "include_notes": true})),
     )
@@ -363,26 +358,14 @@ async fn bulk_exports_filter_by_channel_type_and_stage_across_contacts() {
         )
         .await;
     assert_eq!(staged.status, 200, "{staged:?}");
-    let qualified = export(
-        &stack,
-        "salon",
-        "/exports",
-        with(json!({"stage": "qualified"})),
-    )
-    .await;
+    let qualified = export(&stack, "/exports", with(json!({"stage": "qualified"}))).await;
     let rows = csv_rows(&file(&stack, "salon", &qualified).await);
     let types = column(&rows, "type");
     assert!(types.contains(&"message".to_string()) && types.contains(&"stage_change".to_string()));
     assert!(column(&rows, "contact_id").iter().all(|c| c == &leo));
     assert!(column(&rows, "stage").iter().all(|s| s == "qualified"));
 
-    let analytics = export(
-        &stack,
-        "salon",
-        "/exports",
-        with(json!({"dataset": "contacts"})),
-    )
-    .await;
+    let analytics = export(&stack, "/exports", with(json!({"dataset": "contacts"}))).await;
     let rows = csv_rows(&file(&stack, "salon", &analytics).await);
     assert_eq!(rows[0][0], "contact_id");
     assert_eq!(rows.len() - 1, 2, "one row per contact");
@@ -453,13 +436,7 @@ async fn a_worker_cut_off_mid_upload_resumes_into_exactly_one_complete_file() {
     let deadline = || tokio::time::Instant::now() + std::time::Duration::from_secs(600);
 
     // The reference: the same export, uninterrupted.
-    let whole = export(
-        &stack,
-        "salon",
-        &format!("/contacts/{maya}/exports"),
-        request(false),
-    )
-    .await;
+    let whole = export_conversation(&stack, &maya, request(false)).await;
     let expected = file(&stack, "salon", &whole).await;
     assert!(
         expected.len() > 6 << 20,
@@ -510,10 +487,7 @@ async fn a_worker_cut_off_mid_upload_resumes_into_exactly_one_complete_file() {
         .unwrap();
     assert_eq!(second, Outcome::Done);
     assert_eq!(watch.matched(), 0, "part 1 was sent again");
-    let done = stack
-        .get(&format!("/exports/{id}"), &stack.token("salon", "admin"))
-        .await
-        .json();
+    let done = shown_job(&stack, &id).await;
     assert_eq!(file(&stack, "salon", &done).await, expected);
     assert_eq!(uploads_in_progress(&stack).await, 0);
 
@@ -569,13 +543,7 @@ async fn a_job_that_cannot_succeed_fails_with_a_reason_and_leaves_no_upload() {
     let stack = TestStack::new().await;
     let (maya, _) = salon(&stack).await;
     // No PDF renderer in this stack.
-    let job = export(
-        &stack,
-        "salon",
-        &format!("/contacts/{maya}/exports"),
-        json!({"format": "pdf"}),
-    )
-    .await;
+    let job = export_conversation(&stack, &maya, json!({"format": "pdf"})).await;
     assert_eq!(job["status"], "failed");
     assert!(job["error"].as_str().unwrap().contains("PDF"), "{job}");
     assert!(job.get("download").is_none());
@@ -633,13 +601,7 @@ async fn a_job_near_its_deadline_saves_and_continues_in_a_new_message() {
 
     // The continuation (the deployed worker, 8 MiB parts) finishes the file.
     assert_eq!(stack.drain_exports().await, 1);
-    let done = stack
-        .get(
-            &format!("/exports/{}", message.export_id),
-            &stack.token("salon", "admin"),
-        )
-        .await
-        .json();
+    let done = shown_job(&stack, &message.export_id).await;
     let text = file(&stack, "salon", &done).await;
     let rows = csv_rows(&text);
     assert_eq!(rows.len(), 121, "a header and every message once");
@@ -673,13 +635,7 @@ async fn a_job_failing_on_its_last_delivery_is_marked_failed_and_its_upload_abor
     let outcome = worker::run(&deps, &message, deadline, last).await.unwrap();
     assert_eq!(outcome, Outcome::Failed);
     assert_eq!(uploads_in_progress(&stack).await, 0, "aborted");
-    let job = stack
-        .get(
-            &format!("/exports/{}", message.export_id),
-            &stack.token("salon", "admin"),
-        )
-        .await
-        .json();
+    let job = shown_job(&stack, &message.export_id).await;
     assert_eq!(job["status"], "failed");
     assert!(
         job["error"].as_str().unwrap().contains("request it again"),
