@@ -6,3 +6,9 @@
 pub mod document;
 
 pub use document::{Document, Entry, EntryKind};
+
+/// Renders a conversation export as PDF bytes; implemented outside `shared`
+/// so that only the function that makes PDFs links the typesetter.
+pub trait PdfRender: Send + Sync {
+    fn render_pdf(&self, document: &Document) -> Result<Vec<u8>, String>;
+}
