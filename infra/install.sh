@@ -74,6 +74,33 @@ if ! command -v java >/dev/null 2>&1; then
     die "java not found. DynamoDB Local needs a Java runtime >= 17 on PATH (Debian: apt-get install openjdk-17-jre-headless)."
 fi
 
+# --- poppler-utils (the PDF export's tests read their PDFs back) -----------
+# pdftotext, pdffonts and pdfinfo check what a reader would see; pdftoppm
+# renders the README picture. The tests fail, not skip, without them.
+poppler_missing() {
+  local tool
+  for tool in pdftotext pdffonts pdfinfo pdftoppm; do
+    command -v "$tool" >/dev/null 2>&1 || return 0
+  done
+  return 1
+}
+install_poppler() {
+  # env, not export: sudo would drop an exported variable.
+  $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+}
+if poppler_missing; then
+  as_root=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    as_root="sudo"
+  fi
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$as_root" ]; }; then
+    step "pdftotext/pdffonts/pdftoppm missing: apt-get install poppler-utils" install_poppler
+  fi
+  ! poppler_missing ||
+    die "pdftotext, pdffonts, pdfinfo or pdftoppm not found. The PDF export tests need poppler-utils (Debian: sudo apt-get install poppler-utils)."
+fi
+
 # --- Rust components used by make lint (quiet, only when missing) ----------
 if command -v rustup >/dev/null 2>&1; then
   if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then

@@ -14,7 +14,8 @@ async fn main() -> Result<(), Error> {
     let aws = shared::aws::load_config().await;
     // Fonts and the template are loaded once, at cold start.
     let pdf = Arc::new(export_pdf::PdfRenderer::new()?);
-    let deps = ExportDeps::from_settings(&AwsClients::new(&aws), &Settings::from_process(), Some(pdf))?;
+    let deps =
+        ExportDeps::from_settings(&AwsClients::new(&aws), &Settings::from_process(), Some(pdf))?;
     let deps = &deps;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let deadline = shared::normalize::deadline_from_epoch_millis(event.context.deadline);

@@ -194,18 +194,8 @@ impl MultipartFile {
     /// Makes the file visible under its key; returns its size.
     pub async fn finish(mut self) -> Result<u64, UploadError> {
         let Some(upload_id) = self.upload_id.clone() else {
-            let len = self.buffer.len() as u64;
-            self.s3
-                .put_object()
-                .bucket(&self.target.bucket)
-                .key(&self.target.key)
-                .content_type(&self.target.content_type)
-                .content_disposition(self.target.disposition())
-                .server_side_encryption(ServerSideEncryption::Aes256)
-                .body(ByteStream::from(std::mem::take(&mut self.buffer)))
-                .send()
-                .await?;
-            return Ok(len);
+            let body = std::mem::take(&mut self.buffer);
+            return put(&self.s3, &self.target, body).await;
         };
         if !self.buffer.is_empty() || self.parts.is_empty() {
             self.send_part().await?;
@@ -229,6 +219,26 @@ impl MultipartFile {
     pub async fn abort(&self) -> Result<(), UploadError> {
         abort(&self.s3, &self.target, self.upload_id.as_deref()).await
     }
+}
+
+/// Writes a whole file at once (a PDF, laid out in memory anyway); returns
+/// its size.
+pub async fn put(
+    s3: &aws_sdk_s3::Client,
+    target: &Target,
+    body: Vec<u8>,
+) -> Result<u64, UploadError> {
+    let len = body.len() as u64;
+    s3.put_object()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .content_type(&target.content_type)
+        .content_disposition(target.disposition())
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from(body))
+        .send()
+        .await?;
+    Ok(len)
 }
 
 /// Aborts `upload_id` when there is one; an upload already gone is fine.

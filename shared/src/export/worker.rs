@@ -496,9 +496,7 @@ impl Worker<'_> {
         let pdf = renderer
             .render_pdf(&document)
             .map_err(|e| ExportError::Refused(format!("the PDF could not be made: {e}")))?;
-        let mut file = MultipartFile::new(self.deps.s3.clone(), self.target.clone(), usize::MAX);
-        file.push(&pdf);
-        let bytes = file.finish().await?;
+        let bytes = upload::put(&self.deps.s3, self.target, pdf).await?;
         Ok(Produced::Finished(Progress {
             rows,
             bytes,

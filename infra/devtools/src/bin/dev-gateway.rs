@@ -38,7 +38,8 @@ async fn main() -> Result<(), BoxError> {
     let clients = LocalClients::from_env()?;
     let template = Template::load_default()?;
     let stack = provision(&clients, &template, "dev").await?;
-    let functions = Arc::new(Functions::new(&clients, &template, &stack, None, None).await?);
+    let pdf: Arc<dyn shared::export::PdfRender> = Arc::new(export_pdf::PdfRenderer::new()?);
+    let functions = Arc::new(Functions::new(&clients, &template, &stack, None, Some(pdf)).await?);
     let tokens = DevTokens::random();
     let gateway = Arc::new(Gateway::new(
         template.routes(),
