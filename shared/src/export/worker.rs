@@ -234,10 +234,13 @@ pub async fn run(
             Ok(Outcome::Done)
         }
         Ok(Produced::Paused) => {
+            // Released first: a continuation that found the job still held
+            // would be dropped as a duplicate. If queueing it fails, this
+            // delivery's retry continues instead.
+            store.release_export(tenant, id, &owner).await?;
             enqueue(&deps.sqs, &deps.queue_url, message)
                 .await
                 .map_err(ExportError::Queue)?;
-            store.release_export(tenant, id, &owner).await?;
             Ok(Outcome::Continued)
         }
         Ok(Produced::LostLease) => Ok(Outcome::Busy),
