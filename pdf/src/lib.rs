@@ -16,13 +16,9 @@ use typst_as_lib::{TypstAsLibError, TypstEngine, TypstTemplateMainFile};
 use typst_layout::PagedDocument;
 use typst_pdf::PdfOptions;
 
-/// The most entries one PDF holds; past it [`PdfRenderer::render`] refuses
-/// and the caller offers the CSV or TXT export, or a shorter period. Time,
-/// memory and size grow with the entry count: 5,000 chat messages in mixed
-/// scripts took 0.63 s, 270 MB peak memory and made 252 pages (2.6 MB) in a
-/// release build on 2 x86_64 cores (`EXPORT_PDF_BENCH_ENTRIES=5000 cargo
-/// bench -p export-pdf`); a Lambda with a small memory size has less CPU.
-pub const MAX_PDF_ENTRIES: usize = 5_000;
+/// Most entries a PDF holds; past it [`PdfRenderer::render`] refuses (the
+/// worker stops reading there already).
+pub use shared::export::worker::MAX_PDF_ENTRIES;
 
 const TEMPLATE_NAME: &str = "conversation.typ";
 const TEMPLATE: &str = include_str!("conversation.typ");
