@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
@@ -201,7 +201,19 @@ mod tests {
     #[should_panic(expected = "time is not linear")]
     fn a_slow_call_fails_its_budget() {
         let budget = time_budget(10);
-        within_budget("slow", 10, || std::thread::sleep(budget * 2));
+        within_budget("slow", 10, || {
+            // Busy: the budget counts CPU time, which sleeping does not use.
+            let start = std::time::Instant::now();
+            while start.elapsed() < budget * 3 {
+                std::hint::black_box(0u64);
+            }
+        });
+    }
+
+    #[test]
+    fn waiting_is_not_work() {
+        let budget = time_budget(10);
+        within_budget("idle", 10, || std::thread::sleep(budget * 2));
     }
 
     #[test]
