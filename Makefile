@@ -74,9 +74,10 @@ lint-deploy:
 fuzz:
 	bash "$(ROOT)/infra/fuzz.sh"
 
-## bench: criterion benches (pure paths), then the pipeline and query-latency benches against the emulators
+## bench: criterion benches (pure paths), then the pipeline, query-latency and export benches
+##   against the emulators (the export bench seeds 1,000,000 events: about 10 minutes here)
 bench:
-	bash "$(ROOT)/infra/with-emulators.sh" bash -c "cargo bench --workspace && cargo run --release -p devtools --bin bench-pipeline && cargo run --release -p devtools --bin bench-query"
+	bash "$(ROOT)/infra/with-emulators.sh" bash -c "cargo bench --workspace && cargo run --release -p devtools --bin bench-pipeline && cargo run --release -p devtools --bin bench-query && cargo run --release -p devtools --bin bench-export"
 
 install:
 	bash "$(ROOT)/infra/install.sh"

@@ -57,7 +57,7 @@ impl Store {
                 )));
             }
             latest = latest.max(Some(event.occurred_at));
-            let item = EventItem::new(tenant, event, Vec::new()).arrived_via(Some(identity));
+            let item = imported_event(tenant, event, identity);
             if !seen.insert(item.sk.clone()) {
                 return Err(StoreError::Dynamo(format!(
                     "import_history: two events have the key {}",
@@ -131,6 +131,19 @@ impl Store {
         }
         Ok(())
     }
+}
+
+fn imported_event(tenant: &str, event: TimelineEvent, via: Identity) -> EventItem {
+    EventItem::new(tenant, event, Vec::new()).arrived_via(Some(via))
+}
+
+/// The item [`Store::import_history`] stores for `event` (arrived through
+/// `via`): its keys, the channel and tenant-day index keys, the search-index
+/// keys it lists. Public so a tool can load events by its own route with
+/// exactly the product's items: the export bench writes a million this way,
+/// without the search postings and metrics rebuild an export never reads.
+pub fn event_item(tenant: &str, event: TimelineEvent, via: Identity) -> Result<Item, StoreError> {
+    Ok(serde_dynamo::to_item(imported_event(tenant, event, via))?)
 }
 
 fn put(item: Item) -> Result<WriteRequest, StoreError> {

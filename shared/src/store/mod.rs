@@ -25,6 +25,7 @@ pub use contacts::{ContactPage, ContactProfile, ContactView, Resolved};
 pub use duplicates::DuplicateSuggestion;
 pub use events::{RecordOutcome, TimelinePage};
 pub use exports::DayEvents;
+pub use import::event_item;
 pub use metrics::StoredMetrics;
 pub use objects::{ObjectReport, rank};
 pub use rate_limit::{Admission, RateLimit, RateScope};
