@@ -22,6 +22,9 @@ pub struct Row {
 
 /// Events of one conversation read per page.
 const CONVERSATION_PAGE: usize = 200;
+/// Events per page of the bulk export: their contacts' profiles are read
+/// together.
+const EVENTS_PAGE: usize = 500;
 /// Contacts per page of the analytics export.
 const CONTACTS_PAGE: usize = 50;
 /// Profiles remembered for the bulk export's name and stage columns; the
@@ -177,25 +180,13 @@ impl Source {
                 upper,
                 profiles,
             } => {
-                let mut out = Vec::new();
-                while out.len() < 500 {
+                let mut page = Vec::new();
+                while page.len() < EVENTS_PAGE {
                     let Some(reader) = day.as_mut() else {
                         break;
                     };
                     match reader.next(ctx.store).await? {
-                        Some((sk, event)) => {
-                            // A row left out still moves the cursor on.
-                            let mut bytes = Vec::new();
-                            if event_row_wanted(&event, ctx, profiles).await? {
-                                let profile = profiles.get(&event.contact_id).cloned().flatten();
-                                let columns = ContactColumns {
-                                    name: profile.as_ref().and_then(|p| p.display_name.clone()),
-                                    stage: profile.and_then(|p| p.stage),
-                                };
-                                bytes = rows::event_record(&event, &columns, ctx.tz);
-                            }
-                            out.push(Row { bytes, cursor: sk });
-                        }
+                        Some(found) => page.push(found),
                         None => {
                             let next = reader.day() + Duration::days(1);
                             *day = (next <= *last_day).then(|| {
@@ -211,6 +202,27 @@ impl Source {
                         }
                     }
                 }
+                load_profiles(ctx, profiles, page.iter().map(|(_, e)| &e.contact_id)).await?;
+                let out: Vec<Row> = page
+                    .into_iter()
+                    .map(|(sk, event)| {
+                        let profile = profiles.get(&event.contact_id).and_then(Option::as_ref);
+                        let wanted = ctx.filters.stage.as_ref().is_none_or(|stage| {
+                            profile.is_some_and(|p| p.stage.as_ref() == Some(stage))
+                        });
+                        // A row left out still moves the cursor on.
+                        let bytes = if wanted {
+                            let columns = ContactColumns {
+                                name: profile.and_then(|p| p.display_name.clone()),
+                                stage: profile.and_then(|p| p.stage.clone()),
+                            };
+                            rows::event_record(&event, &columns, ctx.tz)
+                        } else {
+                            Vec::new()
+                        };
+                        Row { bytes, cursor: sk }
+                    })
+                    .collect();
                 if out.is_empty() && day.is_none() {
                     return Ok(None);
                 }
@@ -290,27 +302,33 @@ fn event_types(filters: &ExportFilters) -> Vec<String> {
     types
 }
 
-/// Whether a bulk export shows `event`: its contact's stage, when one is
-/// asked for. Loads the contact's profile into `profiles` on the way.
-async fn event_row_wanted(
-    event: &TimelineEvent,
+/// Loads into `profiles` those of `contacts` it does not hold yet, in
+/// batches (one `BatchGetItem` per 100 contacts); a contact that no longer
+/// exists is remembered as `None`.
+async fn load_profiles<'a>(
     ctx: &SourceContext<'_>,
     profiles: &mut HashMap<String, Option<ContactProfile>>,
-) -> Result<bool, StoreError> {
-    if !profiles.contains_key(&event.contact_id) {
-        if profiles.len() >= PROFILE_CACHE {
-            profiles.clear();
-        }
-        let profile = ctx.store.profile(ctx.tenant, &event.contact_id).await?;
-        profiles.insert(event.contact_id.clone(), profile);
+    contacts: impl Iterator<Item = &'a String>,
+) -> Result<(), StoreError> {
+    let missing: Vec<String> = contacts
+        .filter(|c| !profiles.contains_key(*c))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
-    Ok(match &ctx.filters.stage {
-        None => true,
-        Some(stage) => profiles
-            .get(&event.contact_id)
-            .and_then(|p| p.as_ref())
-            .is_some_and(|p| p.stage.as_ref() == Some(stage)),
-    })
+    if profiles.len() + missing.len() > PROFILE_CACHE {
+        profiles.clear();
+    }
+    for profile in ctx.store.profiles(ctx.tenant, &missing).await? {
+        profiles.insert(profile.contact_id.clone(), Some(profile));
+    }
+    for contact in missing {
+        profiles.entry(contact).or_insert(None);
+    }
+    Ok(())
 }
 
 /// The columns of the analytics export, as docs/exports.md documents them.

@@ -374,6 +374,8 @@ impl Worker<'_> {
             }
         }
         progress.bytes = file.finish().await?;
+        // Done: the upload's bookkeeping is of no further use.
+        progress.etags.clear();
         Ok(Produced::Finished(progress))
     }
 

@@ -620,6 +620,30 @@ impl Store {
         }
     }
 
+    /// The profiles of these contacts (those that exist), read 100 to a call.
+    pub async fn profiles(
+        &self,
+        tenant: &str,
+        contacts: &[String],
+    ) -> Result<Vec<ContactProfile>, StoreError> {
+        let mut profiles = Vec::with_capacity(contacts.len());
+        for chunk in contacts.chunks(100) {
+            let keys = chunk
+                .iter()
+                .map(|c| {
+                    Item::from([
+                        ("pk".to_string(), s(keys::contact_pk(tenant, c))),
+                        ("sk".to_string(), s(keys::PROFILE_SK)),
+                    ])
+                })
+                .collect();
+            for item in self.batch_get(keys).await? {
+                profiles.push(serde_dynamo::from_item::<_, ProfileItem>(item)?.profile);
+            }
+        }
+        Ok(profiles)
+    }
+
     pub async fn contact_exists(&self, tenant: &str, contact: &str) -> Result<bool, StoreError> {
         Ok(self
             .get(&keys::contact_pk(tenant, contact), keys::PROFILE_SK)

@@ -187,20 +187,14 @@ impl Store {
         }
     }
 
-    /// The events of one contact partition with these sort keys.
-    async fn events_by_sk(
-        &self,
-        event_pk: &str,
-        sks: &[String],
-    ) -> Result<HashMap<String, TimelineEvent>, StoreError> {
-        let mut events = HashMap::new();
-        if sks.is_empty() {
-            return Ok(events);
+    /// The items with these keys (at most 100: one `BatchGetItem`), in no
+    /// particular order; keys DynamoDB leaves unprocessed are asked again
+    /// with backoff.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        if keys.is_empty() {
+            return Ok(found);
         }
-        let keys: Vec<Item> = sks
-            .iter()
-            .map(|sk| Item::from([("pk".to_string(), s(event_pk)), ("sk".to_string(), s(sk))]))
-            .collect();
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
@@ -222,19 +216,37 @@ impl Store {
                 .request_items(&self.table, request)
                 .send()
                 .await?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let item: EventItem = serde_dynamo::from_item(item)?;
-                events.insert(item.sk, item.event);
-            }
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
             pending = out
                 .unprocessed_keys
                 .and_then(|mut left| left.remove(&self.table))
                 .filter(|left| !left.keys.is_empty());
             attempt += 1;
+        }
+        Ok(found)
+    }
+
+    /// The events of one contact partition with these sort keys.
+    async fn events_by_sk(
+        &self,
+        event_pk: &str,
+        sks: &[String],
+    ) -> Result<HashMap<String, TimelineEvent>, StoreError> {
+        let mut events = HashMap::new();
+        if sks.is_empty() {
+            return Ok(events);
+        }
+        let keys: Vec<Item> = sks
+            .iter()
+            .map(|sk| Item::from([("pk".to_string(), s(event_pk)), ("sk".to_string(), s(sk))]))
+            .collect();
+        for item in self.batch_get(keys).await? {
+            let item: EventItem = serde_dynamo::from_item(item)?;
+            events.insert(item.sk, item.event);
         }
         Ok(events)
     }
