@@ -60,6 +60,19 @@ const ROUTES: &[(&str, &str, bool, bool)] = &[
         true,
         false,
     ),
+    (
+        "POST /contacts/{contact}/exports",
+        r#"{"format":"csv"}"#,
+        true,
+        true,
+    ),
+    (
+        "POST /exports",
+        r#"{"from":"2026-01-01T00:00:00Z","to":"2026-12-31T00:00:00Z"}"#,
+        true,
+        false,
+    ),
+    ("GET /exports/{export}", "", true, true),
     ("DELETE /connections/{connection}", "", true, true),
 ];
 
@@ -72,6 +85,17 @@ async fn every_route_checks_token_tenant_and_role() {
         .await;
     stack.drain().await;
     let contact = stack.only_contact("salon").await;
+    let export = stack
+        .post_json(
+            &format!("/contacts/{contact}/exports"),
+            &stack.token("salon", "admin"),
+            json!({"format": "txt"}),
+        )
+        .await
+        .json()["export_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let template = Template::load_default().unwrap();
     let authorized: Vec<String> = template
@@ -93,7 +117,8 @@ async fn every_route_checks_token_tenant_and_role() {
         let needs_other = body.contains("{other}");
         let path = path
             .replace("{contact}", &contact)
-            .replace("{connection}", &connection);
+            .replace("{connection}", &connection)
+            .replace("{export}", &export);
         let method = method.to_string();
         let body = body.to_string();
         let stack = &stack;

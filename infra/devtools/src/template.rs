@@ -390,9 +390,15 @@ mod tests {
         );
 
         let sources = template.queue_sources();
-        assert_eq!(sources.len(), 1);
-        assert_eq!(sources[0].queue, "IngestQueue");
-        assert_eq!(sources[0].binary, "normalize");
+        let consumer = |queue: &str| {
+            sources
+                .iter()
+                .find(|s| s.queue == queue)
+                .map(|s| (s.binary.as_str(), s.batch_size))
+        };
+        assert_eq!(sources.len(), 2);
+        assert_eq!(consumer("IngestQueue"), Some(("normalize", 10)));
+        assert_eq!(consumer("ExportQueue"), Some(("export", 1)));
         let timeout = |id: &str| {
             let specs = template.function_specs();
             specs.iter().find(|f| f.logical_id == id).map(|f| f.timeout)
