@@ -476,6 +476,23 @@ impl TestStack {
         drain(&self.export_poller).await
     }
 
+    /// Exports `contact`'s conversation as the tenant's admin (`body` is the
+    /// request), runs the export worker, and returns the job as `GET
+    /// /exports/{id}` then shows it.
+    pub async fn export_conversation(&self, tenant: &str, contact: &str, body: Value) -> Value {
+        let admin = self.token(tenant, "admin");
+        let reply = self
+            .post_json(&format!("/contacts/{contact}/exports"), &admin, body)
+            .await;
+        assert_eq!(reply.status, 202, "{reply:?}");
+        assert_eq!(self.drain_exports().await, 1);
+        let id = reply.json()["export_id"]
+            .as_str()
+            .expect("export id")
+            .to_string();
+        self.get(&format!("/exports/{id}"), &admin).await.json()
+    }
+
     /// The only contact of a tenant (most tests have exactly one).
     pub async fn only_contact(&self, tenant: &str) -> String {
         let ids = self.contact_ids(tenant).await;

@@ -35,18 +35,9 @@ async fn finished_export(stack: &TestStack) -> Value {
     assert_eq!(stack.post_whatsapp(&whatsapp, &body).await.status, 200);
     stack.drain().await;
     let contact = stack.only_contact("salon").await;
-    let admin = stack.token("salon", "admin");
-    let reply = stack
-        .post_json(
-            &format!("/contacts/{contact}/exports"),
-            &admin,
-            json!({"format": "csv"}),
-        )
+    let job = stack
+        .export_conversation("salon", &contact, json!({"format": "csv"}))
         .await;
-    assert_eq!(reply.status, 202, "{reply:?}");
-    assert_eq!(stack.drain_exports().await, 1);
-    let id = reply.json()["export_id"].as_str().unwrap().to_string();
-    let job = stack.get(&format!("/exports/{id}"), &admin).await.json();
     assert_eq!(job["status"], "done", "{job}");
     job
 }

@@ -54,18 +54,10 @@ async fn a_conversation_exports_as_a_pdf_with_every_script_and_embedded_fonts() 
     assert_eq!(stack.post_whatsapp(&whatsapp, &echo).await.status, 200);
     stack.drain().await;
     let contact = stack.only_contact("salon").await;
-    let admin = stack.token("salon", "admin");
-    let reply = stack
-        .post_json(
-            &format!("/contacts/{contact}/exports"),
-            &admin,
-            json!({"format": "pdf"}),
-        )
+    let job = stack
+        .export_conversation("salon", &contact, json!({"format": "pdf"}))
         .await;
-    assert_eq!(reply.status, 202, "{reply:?}");
-    assert_eq!(stack.drain_exports().await, 1);
-    let id = reply.json()["export_id"].as_str().unwrap().to_string();
-    let job = stack.get(&format!("/exports/{id}"), &admin).await.json();
+    let id = job["export_id"].as_str().unwrap().to_string();
     assert_eq!(job["status"], "done", "{job}");
     assert_eq!(job["rows"], 6);
     assert_eq!(

@@ -9,6 +9,7 @@ pub mod document;
 pub mod job;
 pub mod presign;
 mod sources;
+pub use sources::BULK_EVENT_TYPES;
 pub mod upload;
 pub mod worker;
 

@@ -279,20 +279,21 @@ fn day_of_sort_key(sk: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
 }
 
+/// What a bulk export reads when no types are asked for (notes only on request).
+pub const BULK_EVENT_TYPES: [&str; 6] = [
+    "message",
+    "call",
+    "booking",
+    "payment",
+    "stage_change",
+    "identity_link",
+];
+
 /// The event types a bulk export reads: as asked, notes only when asked.
 fn event_types(filters: &ExportFilters) -> Vec<String> {
     let mut types = filters.event_types.clone();
     if types.is_empty() {
-        types = [
-            "message",
-            "call",
-            "booking",
-            "payment",
-            "stage_change",
-            "identity_link",
-        ]
-        .map(String::from)
-        .to_vec();
+        types = BULK_EVENT_TYPES.map(String::from).to_vec();
         if filters.include_notes {
             types.push("note".into());
         }

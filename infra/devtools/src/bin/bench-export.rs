@@ -538,16 +538,7 @@ async fn merged_read(
     to: DateTime<Utc>,
 ) -> Result<Read, BoxError> {
     let upper = format!("{}{}#~", keys::EVENT_SK_PREFIX, keys::instant(to));
-    let types = [
-        "message",
-        "call",
-        "booking",
-        "payment",
-        "stage_change",
-        "identity_link",
-    ]
-    .map(String::from)
-    .to_vec();
+    let types = shared::export::BULK_EVENT_TYPES.map(String::from).to_vec();
     let mut after = Some(format!("{}{}", keys::EVENT_SK_PREFIX, keys::instant(from)));
     let mut rows = 0;
     let started = Instant::now();
